@@ -1,0 +1,389 @@
+package zapsls
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+)
+
+// Environment variables read when Config names no credentials.
+const (
+	EnvAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+	EnvAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+	EnvSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
+)
+
+// Defaults and bounds of Config. The batch bounds are those of the PutLogs
+// API (see sls-protocol facts in README.md).
+const (
+	DefaultBufferBytes   = 64 << 20
+	DefaultMaxBatchBytes = 3 << 20
+	MaxMaxBatchBytes     = 10 << 20
+	DefaultMaxBatchCount = 4096
+	MaxMaxBatchCount     = 4096
+	DefaultLinger        = time.Second
+	DefaultMaxInflight   = 4
+	DefaultBlockTimeout  = time.Second
+	DefaultRequestTimout = 15 * time.Second
+	DefaultRetryTimeout  = time.Minute
+	DefaultSyncTimeout   = 10 * time.Second
+	DefaultCloseTimeout  = 10 * time.Second
+	maxTopicBytes        = 128
+)
+
+// Full-buffer policies for Config.OnFull.
+const (
+	// OnFullBlock makes Write wait up to BlockTimeout for space, then drop
+	// the entry (counted in Stats.Dropped and reported).
+	OnFullBlock = "block"
+	// OnFullDrop drops the newest entry at once.
+	OnFullDrop = "drop"
+)
+
+// Compression names for Config.Compression.
+const (
+	CompressLZ4  = "lz4"
+	CompressZstd = "zstd"
+	CompressNone = "none"
+)
+
+// Config configures a Writer. The zero value of every field but Endpoint,
+// Project and Logstore means its default. Durations decode from JSON or YAML
+// as strings such as "200ms" or as integer nanoseconds. fmt prints a Config
+// with its secrets redacted.
+type Config struct {
+	// Endpoint is the SLS endpoint: a host ("cn-hangzhou.log.aliyuncs.com",
+	// HTTPS), or a URL with http:// or https://, with an optional port.
+	// Requests carry Host: PROJECT.ENDPOINT-HOST; when the host is an IP
+	// address or localhost, the Writer connects to it directly.
+	Endpoint string `json:"endpoint" yaml:"endpoint"`
+	Project  string `json:"project" yaml:"project"`
+	Logstore string `json:"logstore" yaml:"logstore"`
+	// Topic and Source are the LogGroup's __topic__ and __source__ (at most
+	// 128 bytes). An empty Source is sent as the host name.
+	Topic  string `json:"topic" yaml:"topic"`
+	Source string `json:"source" yaml:"source"`
+	// Tags are LogTags sent with every batch (__tag__:KEY in SLS).
+	Tags map[string]string `json:"tags" yaml:"tags"`
+
+	// AccessKeyID, AccessKeySecret and SecurityToken are static
+	// credentials. Credentials, when set, wins over them; with neither, the
+	// ALIBABA_CLOUD_* environment variables are read at NewWriter.
+	AccessKeyID     string                  `json:"accessKeyId" yaml:"accessKeyId"`
+	AccessKeySecret string                  `json:"accessKeySecret" yaml:"accessKeySecret"`
+	SecurityToken   string                  `json:"securityToken" yaml:"securityToken"`
+	Credentials     sls.CredentialsProvider `json:"-" yaml:"-"`
+	// SignatureVersion is "v1" (default, hmac-sha1) or "v4"
+	// (SLS4-HMAC-SHA256, which needs Region).
+	SignatureVersion string `json:"signatureVersion" yaml:"signatureVersion"`
+	Region           string `json:"region" yaml:"region"`
+
+	// Compression is "lz4" (default), "zstd" or "none".
+	Compression string `json:"compression" yaml:"compression"`
+
+	// BufferBytes bounds the memory between callers and the sender: the
+	// ring is the next power of two at least this large. Default 64 MiB;
+	// it must be at least twice MaxBatchBytes.
+	BufferBytes int `json:"bufferBytes" yaml:"bufferBytes"`
+	// OnFull is what Write does when the ring is full: "block" (default)
+	// waits up to BlockTimeout, then drops; "drop" drops at once.
+	OnFull       string        `json:"onFull" yaml:"onFull"`
+	BlockTimeout time.Duration `json:"blockTimeout" yaml:"blockTimeout"`
+
+	// MaxBatchBytes bounds a request's uncompressed body: default 3 MiB,
+	// at most 10 MiB. MaxBatchCount bounds its logs: default and maximum
+	// 4096. Linger is how long the first entry of a batch waits for others
+	// (default 1s); Sync and Close never wait for it.
+	MaxBatchBytes int           `json:"maxBatchBytes" yaml:"maxBatchBytes"`
+	MaxBatchCount int           `json:"maxBatchCount" yaml:"maxBatchCount"`
+	Linger        time.Duration `json:"linger" yaml:"linger"`
+	// MaxInflight is how many requests may be in flight at once (default 4).
+	MaxInflight int `json:"maxInflight" yaml:"maxInflight"`
+
+	// RequestTimeout bounds one HTTP attempt (default 15s). RetryTimeout is
+	// a batch's retry budget, from its first attempt (default 1m).
+	RequestTimeout time.Duration `json:"requestTimeout" yaml:"requestTimeout"`
+	RetryTimeout   time.Duration `json:"retryTimeout" yaml:"retryTimeout"`
+	// SyncTimeout bounds Sync, and the synchronous flush after a DPanic,
+	// Panic or Fatal entry (default 10s). CloseTimeout bounds Close
+	// (default 10s).
+	SyncTimeout  time.Duration `json:"syncTimeout" yaml:"syncTimeout"`
+	CloseTimeout time.Duration `json:"closeTimeout" yaml:"closeTimeout"`
+
+	// HTTPClient sends the requests. The default has keep-alive connections
+	// for MaxInflight requests, verifies TLS certificates, and bounds each
+	// attempt by RequestTimeout.
+	HTTPClient *http.Client `json:"-" yaml:"-"`
+	// OnError receives every background error: failed or dropped entries,
+	// and each retried attempt. It is called from the sender goroutine or
+	// from Write, must not block for long, and must not log through a
+	// logger that writes to this Writer. The default writes to stderr, at
+	// most one line per second, with counts of what it skipped.
+	OnError func(error) `json:"-" yaml:"-"`
+}
+
+// String prints the Config with AccessKeySecret and SecurityToken redacted.
+func (c Config) String() string {
+	type plain Config
+	p := plain(c)
+	if p.AccessKeySecret != "" {
+		p.AccessKeySecret = "REDACTED"
+	}
+	if p.SecurityToken != "" {
+		p.SecurityToken = "REDACTED"
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// GoString is String, so that %#v does not print secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// durationFields lists the Config durations, by JSON name, for decoding.
+func (c *Config) durationFields() map[string]*time.Duration {
+	return map[string]*time.Duration{
+		"blockTimeout":   &c.BlockTimeout,
+		"linger":         &c.Linger,
+		"requestTimeout": &c.RequestTimeout,
+		"retryTimeout":   &c.RetryTimeout,
+		"syncTimeout":    &c.SyncTimeout,
+		"closeTimeout":   &c.CloseTimeout,
+	}
+}
+
+// UnmarshalJSON decodes a Config, accepting durations as strings ("200ms")
+// or integer nanoseconds.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	durations := map[string]json.RawMessage{}
+	for name := range c.durationFields() {
+		if v, ok := raw[name]; ok {
+			durations[name] = v
+			delete(raw, name)
+		}
+	}
+	rest, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	type plain Config
+	if err := json.Unmarshal(rest, (*plain)(c)); err != nil {
+		return err
+	}
+	for name, ptr := range c.durationFields() {
+		v, ok := durations[name]
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("zapsls: config %s: %w", name, err)
+			}
+			*ptr = d
+			continue
+		}
+		var n int64
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("zapsls: config %s: want a duration such as \"200ms\"", name)
+		}
+		*ptr = time.Duration(n)
+	}
+	return nil
+}
+
+// UnmarshalYAML decodes a Config from YAML (gopkg.in/yaml.v2 and v3 call
+// it), accepting the same forms as UnmarshalJSON.
+func (c *Config) UnmarshalYAML(unmarshal func(interface{}) error) error {
+	var m map[string]interface{}
+	if err := unmarshal(&m); err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("zapsls: config: %w", err)
+	}
+	return c.UnmarshalJSON(b)
+}
+
+// endpoint is a parsed Config.Endpoint.
+type endpoint struct {
+	scheme  string // "http" or "https"
+	host    string // host[:port] as given
+	dialTo  string // host[:port] to connect to
+	reqHost string // Host header: PROJECT.host[:port]
+}
+
+// withDefaults returns c with defaults filled in, or an error naming the
+// first field that is wrong.
+func (c Config) withDefaults() (Config, endpoint, error) {
+	var ep endpoint
+	fail := func(field, format string, args ...interface{}) (Config, endpoint, error) {
+		return c, ep, fmt.Errorf("zapsls: Config.%s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if c.Endpoint == "" {
+		return fail("Endpoint", "required (for example cn-hangzhou.log.aliyuncs.com)")
+	}
+	ep.scheme, ep.host = "https", c.Endpoint
+	if i := strings.Index(c.Endpoint, "://"); i >= 0 {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil {
+			return fail("Endpoint", "not a URL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fail("Endpoint", "scheme %q: want http or https", u.Scheme)
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return fail("Endpoint", "want only scheme://host[:port], got %q", u.Redacted())
+		}
+		ep.scheme, ep.host = u.Scheme, u.Host
+	}
+	hostname := ep.host
+	if h, port, err := net.SplitHostPort(ep.host); err == nil {
+		hostname = h
+		if port == "" {
+			return fail("Endpoint", "empty port in %q", ep.host)
+		}
+	}
+	if hostname == "" || strings.ContainsAny(hostname, "/?#@ ") {
+		return fail("Endpoint", "bad host %q", ep.host)
+	}
+	if c.Project == "" {
+		return fail("Project", "required")
+	}
+	if !validName(c.Project, false) {
+		return fail("Project", "%q: want lower-case letters, digits and hyphens", c.Project)
+	}
+	if c.Logstore == "" {
+		return fail("Logstore", "required")
+	}
+	if !validName(c.Logstore, true) {
+		return fail("Logstore", "%q: want letters, digits, hyphens and underscores", c.Logstore)
+	}
+	ep.reqHost = c.Project + "." + ep.host
+	ep.dialTo = ep.reqHost
+	if hostname == "localhost" || net.ParseIP(hostname) != nil {
+		ep.dialTo = ep.host
+	}
+	if len(c.Topic) > maxTopicBytes {
+		return fail("Topic", "%d bytes: SLS allows at most %d", len(c.Topic), maxTopicBytes)
+	}
+	if c.Source == "" {
+		c.Source, _ = os.Hostname()
+		if len(c.Source) > maxTopicBytes {
+			c.Source = c.Source[:maxTopicBytes]
+		}
+	}
+	if len(c.Source) > maxTopicBytes {
+		return fail("Source", "%d bytes: SLS allows at most %d", len(c.Source), maxTopicBytes)
+	}
+	for k := range c.Tags {
+		if k == "" || len(k) > MaxKeyBytes {
+			return fail("Tags", "key %q: want 1 to %d bytes", k, MaxKeyBytes)
+		}
+	}
+	switch strings.ToLower(c.SignatureVersion) {
+	case "", "v1", "1":
+		c.SignatureVersion = "v1"
+	case "v4", "4":
+		c.SignatureVersion = "v4"
+		if c.Region == "" {
+			return fail("Region", "required with SignatureVersion v4 (for example cn-hangzhou)")
+		}
+	default:
+		return fail("SignatureVersion", "%q: want v1 or v4", c.SignatureVersion)
+	}
+	switch strings.ToLower(c.Compression) {
+	case "", CompressLZ4:
+		c.Compression = CompressLZ4
+	case CompressZstd, CompressNone:
+		c.Compression = strings.ToLower(c.Compression)
+	default:
+		return fail("Compression", "%q: want lz4, zstd or none", c.Compression)
+	}
+	if c.Credentials == nil {
+		if c.AccessKeyID == "" && c.AccessKeySecret == "" {
+			c.AccessKeyID = os.Getenv(EnvAccessKeyID)
+			c.AccessKeySecret = os.Getenv(EnvAccessKeySecret)
+			c.SecurityToken = os.Getenv(EnvSecurityToken)
+		}
+		if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+			return fail("AccessKeyID", "no credentials: set AccessKeyID and AccessKeySecret, Credentials, or %s and %s", EnvAccessKeyID, EnvAccessKeySecret)
+		}
+		c.Credentials = sls.NewStaticCredentialsProvider(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
+	}
+
+	intDefault := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	durDefault := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	intDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	intDefault(&c.MaxBatchCount, DefaultMaxBatchCount)
+	intDefault(&c.BufferBytes, DefaultBufferBytes)
+	intDefault(&c.MaxInflight, DefaultMaxInflight)
+	durDefault(&c.Linger, DefaultLinger)
+	durDefault(&c.BlockTimeout, DefaultBlockTimeout)
+	durDefault(&c.RequestTimeout, DefaultRequestTimout)
+	durDefault(&c.RetryTimeout, DefaultRetryTimeout)
+	durDefault(&c.SyncTimeout, DefaultSyncTimeout)
+	durDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	switch {
+	case c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > MaxMaxBatchBytes:
+		return fail("MaxBatchBytes", "%d: want 64 KiB to 10 MiB", c.MaxBatchBytes)
+	case c.MaxBatchCount < 1 || c.MaxBatchCount > MaxMaxBatchCount:
+		return fail("MaxBatchCount", "%d: want 1 to %d", c.MaxBatchCount, MaxMaxBatchCount)
+	case c.BufferBytes < 2*c.MaxBatchBytes:
+		return fail("BufferBytes", "%d: want at least twice MaxBatchBytes (%d)", c.BufferBytes, 2*c.MaxBatchBytes)
+	case c.MaxInflight < 1 || c.MaxInflight > 64:
+		return fail("MaxInflight", "%d: want 1 to 64", c.MaxInflight)
+	}
+	for name, d := range c.durationFields() {
+		if *d < 0 {
+			return fail(exported(name), "%v: want a positive duration", *d)
+		}
+	}
+	switch strings.ToLower(c.OnFull) {
+	case "", OnFullBlock:
+		c.OnFull = OnFullBlock
+	case OnFullDrop:
+		c.OnFull = OnFullDrop
+	default:
+		return fail("OnFull", "%q: want block or drop", c.OnFull)
+	}
+	return c, ep, nil
+}
+
+func exported(jsonName string) string {
+	return strings.ToUpper(jsonName[:1]) + jsonName[1:]
+}
+
+// validName checks a project or logstore name against SLS's character rules
+// (lower-case letters, digits, hyphens; logstores also underscores), so that
+// a typo fails at construction rather than as a 404 on every batch.
+func validName(s string, underscore bool) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || underscore && r == '_') {
+			return false
+		}
+	}
+	return true
+}

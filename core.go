@@ -1,0 +1,87 @@
+package zapsls
+
+import (
+	"go.uber.org/zap/zapcore"
+)
+
+// NewCore mirrors zapcore.NewCore: it returns a Core that writes entries
+// enabled by enab, encoded by enc, to w.
+//
+// With the zapsls Encoder (NewEncoder), Write encodes straight into a pooled
+// buffer and copies the bytes once, into w's ring: no allocation per entry,
+// no JSON. With any other encoder, its output goes through w.Write.
+//
+// Entries above ErrorLevel (DPanic, Panic, Fatal) are flushed synchronously,
+// bounded by the Writer's SyncTimeout, because zap panics or exits right
+// after Write without calling Sync.
+func NewCore(enc zapcore.Encoder, w *Writer, enab zapcore.LevelEnabler) zapcore.Core {
+	c := &core{LevelEnabler: enab, enc: enc, w: w}
+	c.native, _ = enc.(*encoder)
+	return c
+}
+
+type core struct {
+	zapcore.LevelEnabler
+	enc    zapcore.Encoder
+	native *encoder // enc, when it is ours
+	w      *Writer
+}
+
+var _ zapcore.Core = (*core)(nil)
+
+// Level reports the minimum enabled level, for zapcore.LevelOf.
+func (c *core) Level() zapcore.Level {
+	return zapcore.LevelOf(c.LevelEnabler)
+}
+
+// With returns a child Core whose entries carry fields. The fields are
+// encoded once, here; the parent is not changed, and parent and children
+// may be used concurrently.
+func (c *core) With(fields []zapcore.Field) zapcore.Core {
+	enc := c.enc.Clone()
+	for i := range fields {
+		fields[i].AddTo(enc)
+	}
+	return NewCore(enc, c.w, c.LevelEnabler)
+}
+
+// Check adds c to ce when the entry's level is enabled.
+func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(ent.Level) {
+		return ce.AddCore(ent, c)
+	}
+	return ce
+}
+
+// Write encodes the entry and enqueues it. It returns an error when the
+// entry was dropped (buffer full, writer closed, too large); zap reports
+// that to its ErrorOutput. Callers must use Check first, as with every Core.
+func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	var err error
+	if c.native != nil {
+		final := c.native.encode(ent, fields)
+		if final.repairs > 0 {
+			c.w.stats.repaired.Add(1)
+		}
+		err = c.w.enqueue(final.buf)
+		putEncoder(final)
+	} else {
+		buf, encErr := c.enc.EncodeEntry(ent, fields)
+		if encErr != nil {
+			return encErr
+		}
+		_, err = c.w.Write(buf.Bytes())
+		buf.Free()
+	}
+	if ent.Level > zapcore.ErrorLevel {
+		if syncErr := c.w.Sync(); err == nil {
+			err = syncErr
+		}
+	}
+	return err
+}
+
+// Sync delivers everything written so far; see Writer.Sync.
+func (c *core) Sync() error {
+	return c.w.Sync()
+}

@@ -1,0 +1,621 @@
+package zapsls
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap/buffer"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zapsls/zapsls/internal/jsontext"
+	"github.com/zapsls/zapsls/internal/pb"
+)
+
+// SLS limits the encoder keeps every Log within, so that no entry can make
+// the service reject the batch it rides in.
+const (
+	// MaxKeyBytes is the longest content key SLS accepts.
+	MaxKeyBytes = 128
+	// DefaultMaxValueBytes is the default cap on one content value. SLS
+	// documents values "up to 1 MB"; 1,000,000 bytes is the reading of that
+	// which is safe whichever megabyte is meant.
+	DefaultMaxValueBytes = 1_000_000
+
+	// TruncatedMarker ends a value or key that was cut to fit a limit.
+	TruncatedMarker = "...[truncated]"
+	// RenamedKeyPrefix is put in front of a key SLS reserves for itself
+	// (__time__, __topic__, __source__, __partition_time__,
+	// _extract_others_, __extract_others__, anything starting with
+	// __tag__:) and in front of an empty key, so that the field is kept
+	// under a name SLS accepts: "__topic__" arrives as "field___topic__".
+	RenamedKeyPrefix = "field_"
+)
+
+// EncoderOption configures NewEncoder.
+type EncoderOption interface {
+	apply(*encoderConf)
+}
+
+type encoderOptionFunc func(*encoderConf)
+
+func (f encoderOptionFunc) apply(c *encoderConf) { f(c) }
+
+// WithFieldSet chooses the built-in fields beyond the EncoderConfig keys.
+// Without it, NewEncoder uses DefaultFieldSet.
+func WithFieldSet(fs FieldSet) EncoderOption {
+	return encoderOptionFunc(func(c *encoderConf) { c.fields = fs })
+}
+
+// WithKeySeparator sets the separator between the parts of a flattened key:
+// zap.Object("user", u) with a "name" field arrives as "user.name" by
+// default. An empty separator is ignored.
+func WithKeySeparator(sep string) EncoderOption {
+	return encoderOptionFunc(func(c *encoderConf) {
+		if sep != "" {
+			c.sep = sep
+		}
+	})
+}
+
+// WithMaxValueBytes caps each content value; longer values are cut at a
+// UTF-8 boundary and end with TruncatedMarker. Values of n below 64 are
+// raised to 64. The default is DefaultMaxValueBytes.
+func WithMaxValueBytes(n int) EncoderOption {
+	return encoderOptionFunc(func(c *encoderConf) {
+		c.maxValue = max(n, 64)
+	})
+}
+
+// encoderConf is shared, read-only, by an encoder and all its clones.
+type encoderConf struct {
+	zapcore.EncoderConfig
+	fields   FieldSet
+	sep      string
+	maxValue int
+}
+
+// encoder implements zapcore.Encoder by writing SLS Log protobuf bytes.
+//
+// Objects and namespaces are flattened into key prefixes, so that every
+// scalar lands in a content of its own; arrays and reflected values are JSON
+// text. An encoder is not safe for concurrent use, as zap requires; With
+// clones it, and clones share nothing mutable.
+type encoder struct {
+	conf *encoderConf
+	// buf holds encoded Log.Contents: the accumulated context of a With
+	// chain (its prefix bytes included), or the Log being built during
+	// encode.
+	buf []byte
+	// prefix is prepended to every key: open namespaces and objects, each
+	// followed by the separator.
+	prefix []byte
+	// repairs counts keys renamed or cut and values cut or re-encoded.
+	repairs int
+
+	scratch    []byte // a value being formatted
+	keyScratch []byte // a key being repaired
+	text       textEncoder
+	json       jsontext.Encoder
+	reflectBuf *bytes.Buffer
+	reflectEnc zapcore.ReflectedEncoder
+}
+
+var _ zapcore.Encoder = (*encoder)(nil)
+
+// NewEncoder returns a zapcore.Encoder whose EncodeEntry writes one SLS Log,
+// framed as field 1 of a LogGroup (0x0A, varint length, Log), so that a
+// LogGroup body is the concatenation of entries. The field mapping:
+//
+//   - entry time: Log.Time (seconds) and Log.TimeNs (nanoseconds part); a
+//     content under TimeKey only when TimeKey is set, encoded by EncodeTime.
+//   - level, logger name, caller, function, message, stack: contents under
+//     the EncoderConfig keys, encoded by its Encode* functions; an empty key
+//     leaves the part out. FieldSet adds file, line, pid, program, hostname.
+//   - strings, bools, integers, floats: their text. Floats are the shortest
+//     text that round-trips, NaN, +Inf and -Inf spelled so.
+//   - zap.Error: key = Error(), keyVerbose = %+v when that adds detail,
+//     keyCauses for multiple errors, as zap's JSON encoder does.
+//   - zap.Object, zap.Namespace, zap.Inline: flattened to keys joined by the
+//     separator ("user.name"); an object with no fields is "{}".
+//   - arrays, reflected values (zap.Any of maps, structs, slices): JSON text.
+//   - zap.Binary: standard base64. Strings and byte strings: valid UTF-8,
+//     each invalid byte replaced by U+FFFD.
+//   - zap.Duration, zap.Time: EncodeDuration, EncodeTime of the config.
+//   - keys SLS reserves, and empty keys: prefixed with RenamedKeyPrefix.
+//     Keys over MaxKeyBytes and values over the value cap: cut, with
+//     TruncatedMarker.
+//
+// Duplicate keys are kept as zap produced them (zap's own JSON encoder does
+// the same); nothing is dropped.
+//
+// When it had to repair something, EncodeEntry appends a varint field 15 to
+// the LogGroup-level bytes after the framed Log, with the number of repairs:
+// protobuf decoders skip it, and Writer.Write strips it and adds it to
+// Stats.Repaired.
+func NewEncoder(cfg zapcore.EncoderConfig, opts ...EncoderOption) zapcore.Encoder {
+	conf := &encoderConf{
+		EncoderConfig: cfg,
+		fields:        DefaultFieldSet(),
+		sep:           ".",
+		maxValue:      DefaultMaxValueBytes,
+	}
+	for _, o := range opts {
+		o.apply(conf)
+	}
+	enc := newEncoder(conf)
+	for _, kv := range conf.fields.processValues() {
+		enc.AddString(kv[0], kv[1])
+	}
+	return enc
+}
+
+func newEncoder(conf *encoderConf) *encoder {
+	e := &encoder{conf: conf}
+	e.json.Config = &conf.EncoderConfig
+	e.json.Reflect = e.encodeReflected
+	return e
+}
+
+var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
+
+// maxPooledBytes caps the buffers an encoder keeps when it returns to the
+// pool, so that one huge entry does not pin its memory for ever.
+const maxPooledBytes = 64 << 10
+
+func getEncoder(conf *encoderConf) *encoder {
+	e := encoderPool.Get().(*encoder)
+	if e.conf != conf {
+		e.conf = conf
+		e.json.Config = &conf.EncoderConfig
+		e.reflectBuf, e.reflectEnc = nil, nil
+	}
+	if e.json.Reflect == nil {
+		e.json.Reflect = e.encodeReflected
+	}
+	return e
+}
+
+func putEncoder(e *encoder) {
+	if cap(e.buf) > maxPooledBytes || cap(e.scratch) > maxPooledBytes || cap(e.json.Buf) > maxPooledBytes {
+		return
+	}
+	if e.reflectBuf != nil && e.reflectBuf.Cap() > maxPooledBytes {
+		e.reflectBuf, e.reflectEnc = nil, nil
+	}
+	e.buf, e.prefix, e.repairs = e.buf[:0], e.prefix[:0], 0
+	encoderPool.Put(e)
+}
+
+// Clone copies the encoder, with its accumulated context.
+func (e *encoder) Clone() zapcore.Encoder {
+	c := newEncoder(e.conf)
+	c.buf = append(make([]byte, 0, len(e.buf)+256), e.buf...)
+	c.prefix = append([]byte(nil), e.prefix...)
+	c.repairs = e.repairs
+	return c
+}
+
+// bufferPool provides EncodeEntry's results; zap frees them after Write.
+var bufferPool = buffer.NewPool()
+
+// EncodeEntry returns the framed Log (see NewEncoder). The caller owns the
+// buffer and frees it, as with every zapcore.Encoder.
+func (e *encoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
+	final := e.encode(ent, fields)
+	out := bufferPool.Get()
+	for out.Cap() > maxPooledBytes { // zap's pool keeps any size; shed big ones
+		out = bufferPool.Get()
+	}
+	_, _ = out.Write(final.buf)
+	if final.repairs > 0 {
+		var trailer [1 + 10]byte
+		t := append(trailer[:0], pb.TagRepairs)
+		_, _ = out.Write(pb.AppendVarint(t, uint64(final.repairs)))
+	}
+	putEncoder(final)
+	return out, nil
+}
+
+// frameGap is room left at the start of a Log for its frame: the LogGroup
+// field tag and a varint length of up to 5 bytes.
+const frameGap = 1 + pb.MaxVarintLen32
+
+// encode builds the framed Log for ent in a pooled encoder and returns it
+// with final.buf holding exactly the frame. The caller must putEncoder it.
+func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
+	final := getEncoder(e.conf)
+	if ent.Time.IsZero() {
+		ent.Time = time.Now()
+	}
+	final.begin(ent.Time)
+	final.repairs = e.repairs
+
+	c := &e.conf.EncoderConfig
+	if c.LevelKey != "" && c.EncodeLevel != nil {
+		final.text.buf = final.scratch[:0]
+		c.EncodeLevel(ent.Level, &final.text)
+		final.addEncoded(c.LevelKey, ent.Level.String())
+	}
+	if c.TimeKey != "" {
+		final.AddTime(c.TimeKey, ent.Time)
+	}
+	if ent.LoggerName != "" && c.NameKey != "" {
+		final.text.buf = final.scratch[:0]
+		name := c.EncodeName
+		if name == nil {
+			name = zapcore.FullNameEncoder
+		}
+		name(ent.LoggerName, &final.text)
+		final.addEncoded(c.NameKey, ent.LoggerName)
+	}
+	if ent.Caller.Defined {
+		if c.CallerKey != "" {
+			final.text.buf = final.scratch[:0]
+			if c.EncodeCaller != nil {
+				c.EncodeCaller(ent.Caller, &final.text)
+			}
+			if len(final.text.buf) == 0 {
+				final.AddString(c.CallerKey, ent.Caller.String())
+			} else {
+				final.addEncoded(c.CallerKey, "")
+			}
+		}
+		if c.FunctionKey != "" {
+			final.AddString(c.FunctionKey, ent.Caller.Function)
+		}
+		if k := e.conf.fields.FileKey; k != "" {
+			final.AddString(k, ent.Caller.File)
+		}
+		if k := e.conf.fields.LineKey; k != "" {
+			final.AddInt(k, ent.Caller.Line)
+		}
+	}
+	if c.MessageKey != "" {
+		final.AddString(c.MessageKey, ent.Message)
+	}
+	final.buf = append(final.buf, e.buf...)
+	final.prefix = append(final.prefix[:0], e.prefix...)
+	for i := range fields {
+		fields[i].AddTo(final)
+	}
+	final.prefix = final.prefix[:0]
+	if ent.Stack != "" && c.StacktraceKey != "" {
+		final.AddString(c.StacktraceKey, ent.Stack)
+	}
+	final.finish(ent.Time)
+	return final
+}
+
+// begin starts a Log at t in e.buf, leaving room for its frame.
+func (e *encoder) begin(t time.Time) {
+	e.buf = append(e.buf[:0], make([]byte, frameGap)...)
+	e.buf = append(e.buf, pb.TagLogTime)
+	e.buf = pb.AppendVarint(e.buf, uint64(uint32(t.Unix())))
+}
+
+// finish adds the nanoseconds of t and frames the Log, so that e.buf holds
+// exactly 0x0A, varint length, Log.
+func (e *encoder) finish(t time.Time) {
+	if ns := t.Nanosecond(); ns != 0 {
+		e.buf = append(e.buf, pb.TagLogTimeNs)
+		e.buf = pb.AppendFixed32(e.buf, uint32(ns))
+	}
+	// Write the frame into the end of the gap, then slide the whole frame to
+	// the start of buf.
+	size := len(e.buf) - frameGap
+	start := frameGap - 1 - pb.SizeVarint(uint64(size))
+	frame := append(e.buf[start:start], pb.TagGroupLog) // writes into the gap
+	pb.AppendVarint(frame, uint64(size))
+	e.buf = e.buf[:copy(e.buf, e.buf[start:])]
+}
+
+// addEncoded adds the value an Encode* function wrote into e.text, or
+// fallback when it wrote nothing, as zap's JSON encoder does.
+func (e *encoder) addEncoded(key, fallback string) {
+	e.scratch = e.text.buf
+	if len(e.scratch) == 0 {
+		e.AddString(key, fallback)
+		return
+	}
+	addValue(e, key, e.scratch, utf8.Valid)
+}
+
+// addValue appends one Content. It repairs the key and the value where SLS
+// would refuse them.
+func addValue[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
+	keyPart := e.prefix
+	if !e.keyOK(key) {
+		keyPart, key = e.repairKey(key), ""
+	}
+	if len(val) > e.conf.maxValue || !valid(val) {
+		e.addRepaired(keyPart, key, string(val))
+		return
+	}
+	e.appendContent(keyPart, key, len(val))
+	e.buf = append(e.buf, val...)
+}
+
+// appendContent appends a Content's header, key included, for a value of
+// valLen bytes that the caller appends next.
+func (e *encoder) appendContent(keyPart []byte, key string, valLen int) {
+	keyLen := len(keyPart) + len(key)
+	inner := 2 + pb.SizeVarint(uint64(keyLen)) + keyLen + pb.SizeVarint(uint64(valLen)) + valLen
+	e.buf = append(e.buf, pb.TagLogContent)
+	e.buf = pb.AppendVarint(e.buf, uint64(inner))
+	e.buf = append(e.buf, pb.TagKey)
+	e.buf = pb.AppendVarint(e.buf, uint64(keyLen))
+	e.buf = append(e.buf, keyPart...)
+	e.buf = append(e.buf, key...)
+	e.buf = append(e.buf, pb.TagValue)
+	e.buf = pb.AppendVarint(e.buf, uint64(valLen))
+}
+
+// addRepaired adds a value that is invalid UTF-8 or too long.
+func (e *encoder) addRepaired(keyPart []byte, key, val string) {
+	e.repairs++
+	fixed := appendValidUTF8(e.scratch[:0], val)
+	if len(fixed) > e.conf.maxValue {
+		fixed = append(truncateUTF8(fixed, e.conf.maxValue-len(TruncatedMarker)), TruncatedMarker...)
+	}
+	e.scratch = fixed
+	e.appendContent(keyPart, key, len(fixed))
+	e.buf = append(e.buf, fixed...)
+}
+
+// keyOK reports whether prefix+key is a key SLS accepts as it is. It is the
+// fast path: short, valid, not starting with an underscore.
+func (e *encoder) keyOK(key string) bool {
+	n := len(e.prefix) + len(key)
+	if n == 0 || n > MaxKeyBytes {
+		return false
+	}
+	first := byte(0)
+	if len(e.prefix) > 0 {
+		first = e.prefix[0]
+	} else {
+		first = key[0]
+	}
+	if first == '_' {
+		full := append(e.keyScratch[:0], e.prefix...)
+		full = append(full, key...)
+		e.keyScratch = full
+		if reservedKey(string(full)) {
+			return false
+		}
+	}
+	return utf8.ValidString(key) && (len(e.prefix) == 0 || utf8.Valid(e.prefix))
+}
+
+// reservedKey reports whether SLS keeps key for itself.
+func reservedKey(key string) bool {
+	switch key {
+	case "__time__", "__topic__", "__source__", "__partition_time__", "_extract_others_", "__extract_others__":
+		return true
+	}
+	return strings.HasPrefix(key, "__tag__:")
+}
+
+// repairKey returns the full key made acceptable: renamed, made valid UTF-8,
+// cut to MaxKeyBytes.
+func (e *encoder) repairKey(key string) []byte {
+	e.repairs++
+	full := append(e.keyScratch[:0], e.prefix...)
+	full = append(full, key...)
+	if len(full) == 0 || reservedKey(string(full)) {
+		full = append([]byte(RenamedKeyPrefix), full...)
+	}
+	if !utf8.Valid(full) {
+		full = appendValidUTF8(nil, string(full))
+	}
+	if len(full) > MaxKeyBytes {
+		full = append(truncateUTF8(full, MaxKeyBytes-len(TruncatedMarker)), TruncatedMarker...)
+	}
+	e.keyScratch = full
+	return full
+}
+
+// appendValidUTF8 appends s with each invalid byte replaced by U+FFFD.
+func appendValidUTF8(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
+// truncateUTF8 cuts valid UTF-8 b to at most n bytes without splitting a
+// rune.
+func truncateUTF8(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return b[:n]
+}
+
+func (e *encoder) AddString(key, val string) { addValue(e, key, val, utf8.ValidString) }
+
+func (e *encoder) AddByteString(key string, val []byte) { addValue(e, key, val, utf8.Valid) }
+
+func alwaysValid([]byte) bool { return true }
+
+// addText adds a value the encoder formatted itself: valid UTF-8 already.
+func (e *encoder) addText(key string, val []byte) {
+	e.scratch = val
+	addValue(e, key, val, alwaysValid)
+}
+
+func (e *encoder) AddBool(key string, val bool) {
+	e.addText(key, strconv.AppendBool(e.scratch[:0], val))
+}
+
+func (e *encoder) AddInt64(key string, val int64) {
+	e.addText(key, strconv.AppendInt(e.scratch[:0], val, 10))
+}
+
+func (e *encoder) AddUint64(key string, val uint64) {
+	e.addText(key, strconv.AppendUint(e.scratch[:0], val, 10))
+}
+
+func (e *encoder) AddInt(key string, val int)         { e.AddInt64(key, int64(val)) }
+func (e *encoder) AddInt32(key string, val int32)     { e.AddInt64(key, int64(val)) }
+func (e *encoder) AddInt16(key string, val int16)     { e.AddInt64(key, int64(val)) }
+func (e *encoder) AddInt8(key string, val int8)       { e.AddInt64(key, int64(val)) }
+func (e *encoder) AddUint(key string, val uint)       { e.AddUint64(key, uint64(val)) }
+func (e *encoder) AddUint32(key string, val uint32)   { e.AddUint64(key, uint64(val)) }
+func (e *encoder) AddUint16(key string, val uint16)   { e.AddUint64(key, uint64(val)) }
+func (e *encoder) AddUint8(key string, val uint8)     { e.AddUint64(key, uint64(val)) }
+func (e *encoder) AddUintptr(key string, val uintptr) { e.AddUint64(key, uint64(val)) }
+
+func (e *encoder) AddFloat64(key string, val float64) {
+	e.addText(key, jsontext.AppendFloat(e.scratch[:0], val, 64))
+}
+
+func (e *encoder) AddFloat32(key string, val float32) {
+	e.addText(key, jsontext.AppendFloat(e.scratch[:0], float64(val), 32))
+}
+
+func (e *encoder) AddComplex128(key string, val complex128) {
+	e.addText(key, jsontext.AppendComplex(e.scratch[:0], val, 64))
+}
+
+func (e *encoder) AddComplex64(key string, val complex64) {
+	e.addText(key, jsontext.AppendComplex(e.scratch[:0], complex128(val), 32))
+}
+
+func (e *encoder) AddBinary(key string, val []byte) {
+	e.addText(key, base64.StdEncoding.AppendEncode(e.scratch[:0], val))
+}
+
+// AddDuration uses EncodeDuration, falling back to nanoseconds.
+func (e *encoder) AddDuration(key string, val time.Duration) {
+	e.text.buf = e.scratch[:0]
+	if e.conf.EncodeDuration != nil {
+		e.conf.EncodeDuration(val, &e.text)
+	}
+	if len(e.text.buf) == 0 {
+		e.AddInt64(key, int64(val))
+		return
+	}
+	e.addEncoded(key, "")
+}
+
+// AddTime uses EncodeTime, falling back to Unix nanoseconds.
+func (e *encoder) AddTime(key string, val time.Time) {
+	e.text.buf = e.scratch[:0]
+	if e.conf.EncodeTime != nil {
+		e.conf.EncodeTime(val, &e.text)
+	}
+	if len(e.text.buf) == 0 {
+		e.AddInt64(key, val.UnixNano())
+		return
+	}
+	e.addEncoded(key, "")
+}
+
+// AddArray stores arr as JSON text.
+func (e *encoder) AddArray(key string, arr zapcore.ArrayMarshaler) error {
+	e.json.Buf = e.json.Buf[:0]
+	err := e.json.WriteArray(arr)
+	addValue(e, key, e.json.Buf, utf8.Valid)
+	return err
+}
+
+// AddObject flattens obj: its fields become contents under key+separator.
+func (e *encoder) AddObject(key string, obj zapcore.ObjectMarshaler) error {
+	outer := len(e.prefix)
+	e.prefix = append(append(e.prefix, key...), e.conf.sep...)
+	before := len(e.buf)
+	err := obj.MarshalLogObject(e)
+	e.prefix = e.prefix[:outer]
+	if len(e.buf) == before {
+		e.AddString(key, "{}")
+	}
+	return err
+}
+
+// OpenNamespace prefixes the keys of the fields that follow, until the end
+// of the enclosing object or entry.
+func (e *encoder) OpenNamespace(key string) {
+	e.prefix = append(append(e.prefix, key...), e.conf.sep...)
+}
+
+// AddReflected stores obj as the JSON text of the configured reflected
+// encoder (encoding/json without HTML escaping by default).
+func (e *encoder) AddReflected(key string, obj interface{}) error {
+	b, err := e.encodeReflected(obj)
+	if err != nil {
+		return err
+	}
+	addValue(e, key, b, utf8.Valid)
+	return nil
+}
+
+func (e *encoder) encodeReflected(obj interface{}) ([]byte, error) {
+	if obj == nil {
+		return []byte("null"), nil
+	}
+	if e.reflectBuf == nil {
+		e.reflectBuf = new(bytes.Buffer)
+		if e.conf.NewReflectedEncoder != nil {
+			e.reflectEnc = e.conf.NewReflectedEncoder(e.reflectBuf)
+		} else {
+			je := json.NewEncoder(e.reflectBuf)
+			je.SetEscapeHTML(false)
+			e.reflectEnc = je
+		}
+	}
+	e.reflectBuf.Reset()
+	if err := e.reflectEnc.Encode(obj); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(e.reflectBuf.Bytes(), []byte("\n")), nil
+}
+
+// textEncoder receives what the config's Encode* functions write for one
+// value, as plain text.
+type textEncoder struct{ buf []byte }
+
+var _ zapcore.PrimitiveArrayEncoder = (*textEncoder)(nil)
+
+func (t *textEncoder) AppendBool(v bool)         { t.buf = strconv.AppendBool(t.buf, v) }
+func (t *textEncoder) AppendByteString(v []byte) { t.buf = append(t.buf, v...) }
+func (t *textEncoder) AppendComplex128(v complex128) {
+	t.buf = jsontext.AppendComplex(t.buf, v, 64)
+}
+func (t *textEncoder) AppendComplex64(v complex64) {
+	t.buf = jsontext.AppendComplex(t.buf, complex128(v), 32)
+}
+func (t *textEncoder) AppendFloat64(v float64) { t.buf = jsontext.AppendFloat(t.buf, v, 64) }
+func (t *textEncoder) AppendFloat32(v float32) { t.buf = jsontext.AppendFloat(t.buf, float64(v), 32) }
+func (t *textEncoder) AppendInt(v int)         { t.buf = strconv.AppendInt(t.buf, int64(v), 10) }
+func (t *textEncoder) AppendInt64(v int64)     { t.buf = strconv.AppendInt(t.buf, v, 10) }
+func (t *textEncoder) AppendInt32(v int32)     { t.buf = strconv.AppendInt(t.buf, int64(v), 10) }
+func (t *textEncoder) AppendInt16(v int16)     { t.buf = strconv.AppendInt(t.buf, int64(v), 10) }
+func (t *textEncoder) AppendInt8(v int8)       { t.buf = strconv.AppendInt(t.buf, int64(v), 10) }
+func (t *textEncoder) AppendString(v string)   { t.buf = append(t.buf, v...) }
+func (t *textEncoder) AppendUint(v uint)       { t.buf = strconv.AppendUint(t.buf, uint64(v), 10) }
+func (t *textEncoder) AppendUint64(v uint64)   { t.buf = strconv.AppendUint(t.buf, v, 10) }
+func (t *textEncoder) AppendUint32(v uint32)   { t.buf = strconv.AppendUint(t.buf, uint64(v), 10) }
+func (t *textEncoder) AppendUint16(v uint16)   { t.buf = strconv.AppendUint(t.buf, uint64(v), 10) }
+func (t *textEncoder) AppendUint8(v uint8)     { t.buf = strconv.AppendUint(t.buf, uint64(v), 10) }
+func (t *textEncoder) AppendUintptr(v uintptr) { t.buf = strconv.AppendUint(t.buf, uint64(v), 10) }
+
+// AppendTimeLayout lets zap's layout-based time encoders (ISO8601, RFC3339)
+// format without allocating.
+func (t *textEncoder) AppendTimeLayout(v time.Time, layout string) {
+	t.buf = v.AppendFormat(t.buf, layout)
+}

@@ -1,0 +1,141 @@
+package zapsls
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("zapsls: writer is closed")
+
+// PutLogsError is one batch that SLS did not store: the service's answer,
+// or the network error, and how many entries the batch held. It never
+// contains credentials.
+type PutLogsError struct {
+	Entries   int    // entries in the batch
+	Status    int    // HTTP status; 0 for a network error
+	Code      string // SLS errorCode, such as SignatureNotMatch
+	Message   string // SLS errorMessage, or the network error's text
+	RequestID string // x-log-requestid, for SLS support
+	Attempts  int    // attempts made
+	// Retryable tells whether the failure was of a kind that is retried
+	// (the batch failed because its retry budget ran out) or not (bad
+	// credentials, missing project or logstore, invalid body).
+	Retryable bool
+
+	hadToken bool // the attempt carried a security token
+}
+
+func (e *PutLogsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "zapsls: PutLogs failed for %d entries", e.Entries)
+	if e.Code != "" {
+		fmt.Fprintf(&b, ": %s", e.Code)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	if e.Retryable {
+		b.WriteString(", retry budget exhausted")
+	}
+	return b.String()
+}
+
+// DropError reports entries that never entered the buffer.
+type DropError struct {
+	Entries int
+	Reason  string // "buffer full", "writer closed", "entry too large: ...", "invalid entry: ..."
+}
+
+func (e *DropError) Error() string {
+	return fmt.Sprintf("zapsls: dropped %d entries: %s", e.Entries, e.Reason)
+}
+
+// NotDeliveredError is what Sync and Close return when entries written
+// before the call were not delivered: how many, and why.
+type NotDeliveredError struct {
+	// Entries is the number of entries that failed or were dropped, plus,
+	// when the call timed out, those still pending.
+	Entries int
+	// Pending is the number of entries still undecided at the timeout (they
+	// may yet be delivered); 0 if the call did not time out.
+	Pending int
+	// Causes are the distinct reasons, each a *PutLogsError or *DropError
+	// whose Entries sums that reason's entries.
+	Causes []error
+}
+
+func (e *NotDeliveredError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "zapsls: %d entries not delivered", e.Entries)
+	if e.Pending > 0 {
+		fmt.Fprintf(&b, " (%d still pending at the timeout)", e.Pending)
+	}
+	for i, c := range e.Causes {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.TrimPrefix(c.Error(), "zapsls: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the causes, for errors.As.
+func (e *NotDeliveredError) Unwrap() []error { return e.Causes }
+
+// maxCauses bounds NotDeliveredError.Causes; further causes of a kind not
+// seen yet are added to the last one's count.
+const maxCauses = 8
+
+// addCause merges err into causes by kind: PutLogsErrors by code and status,
+// DropErrors by reason.
+func addCause(causes []error, err error) []error {
+	for _, c := range causes {
+		switch c := c.(type) {
+		case *PutLogsError:
+			if e, ok := err.(*PutLogsError); ok && e.Code == c.Code && e.Status == c.Status && e.Retryable == c.Retryable {
+				c.Entries += e.Entries
+				return causes
+			}
+		case *DropError:
+			if e, ok := err.(*DropError); ok && e.Reason == c.Reason {
+				c.Entries += e.Entries
+				return causes
+			}
+		}
+	}
+	switch e := err.(type) {
+	case *PutLogsError:
+		cp := *e
+		err = &cp
+	case *DropError:
+		cp := *e
+		err = &cp
+	}
+	if len(causes) == maxCauses {
+		return causes
+	}
+	return append(causes, err)
+}
+
+func causeEntries(err error) int {
+	switch e := err.(type) {
+	case *PutLogsError:
+		return e.Entries
+	case *DropError:
+		return e.Entries
+	}
+	return 0
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package zapsls
+
+const raceEnabled = false

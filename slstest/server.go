@@ -1,0 +1,683 @@
+package slstest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Credentials a Server accepts when Options leaves them empty.
+const (
+	DefaultAccessKeyID     = "test-ak"
+	DefaultAccessKeySecret = "test-secret"
+)
+
+// Defaults applied by NewServer to zero Options fields.
+const (
+	DefaultMaxRawBytes  = 10 << 20
+	DefaultMaxLogs      = 4096
+	DefaultMaxSkew      = 15 * time.Minute
+	DefaultMaxLogAge    = 7 * 24 * time.Hour
+	DefaultMaxLogFuture = 15 * time.Minute
+)
+
+// Options configures NewServer. The zero value is usable: it accepts the
+// default credentials, any project and logstore, and applies the SLS limits.
+type Options struct {
+	// AccessKeyID and AccessKeySecret are the only credentials accepted;
+	// empty means DefaultAccessKeyID / DefaultAccessKeySecret. See also
+	// SetCredentials.
+	AccessKeyID, AccessKeySecret string
+	// SecurityToken, if non-empty, must arrive in x-acs-security-token; if
+	// empty, a request that carries a token is refused, as SLS refuses a
+	// token that does not belong to the key.
+	SecurityToken string
+	// Projects, if non-empty, lists the projects that exist; others get
+	// 404 ProjectNotExist.
+	Projects []string
+	// Logstores, if non-empty, lists the logstores that exist (in every
+	// project); others get 404 LogStoreNotExist.
+	Logstores []string
+	// MaxRawBytes bounds x-log-bodyrawsize (default DefaultMaxRawBytes);
+	// larger requests get 400 PostBodyTooLarge, and bodies larger than the
+	// worst-case compressed size of MaxRawBytes are refused without being
+	// read into memory.
+	MaxRawBytes int
+	// MaxLogs bounds the logs in one request (default DefaultMaxLogs); more
+	// get 400 PostBodyTooLarge, the code older SLS documentation gives for
+	// the 4096-log limit.
+	MaxLogs int
+	// TLS serves HTTPS with a self-signed certificate that Client trusts.
+	TLS bool
+	// MaxSkew is how far Date (signature V1) or x-log-date (V4) may be from
+	// the server clock (default DefaultMaxSkew); beyond it, 400
+	// RequestTimeTooSkewed. Negative disables the check.
+	MaxSkew time.Duration
+	// MaxLogAge is how old a log's Time may be (default DefaultMaxLogAge);
+	// older logs get 400 InvalidTimestamp. Negative disables the check.
+	MaxLogAge time.Duration
+	// MaxLogFuture is how far a log's Time may be ahead of the server clock
+	// (default DefaultMaxLogFuture); beyond it, 400 InvalidTimestamp.
+	// Negative disables the check.
+	MaxLogFuture time.Duration
+}
+
+// Server is an SLS PutLogs endpoint listening on a loopback port. Create it
+// with NewServer and stop it with Close. All methods are safe for
+// concurrent use, including while requests are in flight.
+type Server struct {
+	opts    Options // normalized; read-only after NewServer
+	addr    string  // "127.0.0.1:PORT", kept across RefuseConnections
+	scheme  string
+	cert    *x509.Certificate
+	tlsConf *tls.Config // server side; nil without TLS
+	srv     *http.Server
+	client  *http.Client
+	zstd    *zstd.Decoder
+	reqSeq  atomic.Uint64
+	idStamp uint32
+
+	closing   chan struct{} // closed by Close: wakes delayed handlers and waiters
+	closeOnce sync.Once
+	handlers  sync.WaitGroup // running ServeHTTP calls
+	bg        sync.WaitGroup // Serve loops and the RefuseFor timer
+
+	connMu sync.Mutex
+	conns  map[net.Conn]http.ConnState // open connections, to drop idle ones when refusing
+
+	mu           sync.Mutex
+	closed       bool
+	ln           net.Listener // nil while refusing connections
+	refuseStop   chan struct{}
+	creds        credentials
+	requests     []Request
+	logs         []Log
+	rejections   []Rejection
+	changed      chan struct{} // closed and replaced whenever logs change
+	faults       faultState
+	respOverride *responseOverride
+}
+
+type credentials struct {
+	accessKeyID, accessKeySecret, securityToken string
+}
+
+// NewServer starts a server on 127.0.0.1 with a free port and returns at
+// once. It panics if it cannot listen, as httptest.NewServer does.
+func NewServer(opts Options) *Server {
+	if opts.AccessKeyID == "" {
+		opts.AccessKeyID = DefaultAccessKeyID
+	}
+	if opts.AccessKeySecret == "" {
+		opts.AccessKeySecret = DefaultAccessKeySecret
+	}
+	if opts.MaxRawBytes <= 0 {
+		opts.MaxRawBytes = DefaultMaxRawBytes
+	}
+	if opts.MaxLogs <= 0 {
+		opts.MaxLogs = DefaultMaxLogs
+	}
+	if opts.MaxSkew == 0 {
+		opts.MaxSkew = DefaultMaxSkew
+	}
+	if opts.MaxLogAge == 0 {
+		opts.MaxLogAge = DefaultMaxLogAge
+	}
+	if opts.MaxLogFuture == 0 {
+		opts.MaxLogFuture = DefaultMaxLogFuture
+	}
+	opts.Projects = append([]string(nil), opts.Projects...)
+	opts.Logstores = append([]string(nil), opts.Logstores...)
+
+	// The window bound keeps a hostile frame header from making the decoder
+	// allocate far more than a request may hold; DecodeAllCapLimit bounds the
+	// output to the announced raw size.
+	window := uint64(8 << 20)
+	if uint64(opts.MaxRawBytes) > window {
+		window = uint64(opts.MaxRawBytes)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxWindow(window))
+	if err != nil {
+		panic("slstest: zstd decoder: " + err.Error())
+	}
+
+	s := &Server{
+		opts:    opts,
+		scheme:  "http",
+		zstd:    dec,
+		idStamp: uint32(time.Now().Unix()),
+		closing: make(chan struct{}),
+		conns:   make(map[net.Conn]http.ConnState),
+		changed: make(chan struct{}),
+		creds: credentials{
+			accessKeyID:     opts.AccessKeyID,
+			accessKeySecret: opts.AccessKeySecret,
+			securityToken:   opts.SecurityToken,
+		},
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		ConnState:         s.trackConn,
+		// HTTP/1.1 only: the CloseConnection fault hijacks the connection.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		// Handshake failures and dropped connections are what fault tests
+		// provoke; logging them would only add noise to test output.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic("slstest: listen: " + err.Error())
+	}
+	s.addr = ln.Addr().String()
+
+	var roots *x509.CertPool
+	if opts.TLS {
+		cert, leaf, err := selfSignedCert()
+		if err != nil {
+			ln.Close()
+			panic("slstest: certificate: " + err.Error())
+		}
+		s.scheme = "https"
+		s.cert = leaf
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+		roots = x509.NewCertPool()
+		roots.AddCert(leaf)
+	}
+	s.client = s.newClient(roots)
+
+	s.mu.Lock()
+	s.serveLocked(ln)
+	s.mu.Unlock()
+	return s
+}
+
+// serveLocked starts an accept loop on ln; s.mu must be held.
+func (s *Server) serveLocked(ln net.Listener) {
+	if s.tlsConf != nil {
+		ln = tls.NewListener(ln, s.tlsConf)
+	}
+	s.ln = ln
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		_ = s.srv.Serve(ln) // returns when ln is closed by RefuseConnections or Close
+	}()
+}
+
+// newClient builds the client returned by Client. It always dials the
+// server's address, so URLs with a project label in the host
+// ("http://proj.127.0.0.1:PORT") reach it without DNS, and it trusts only
+// the server's certificate.
+func (s *Server) newClient(roots *x509.CertPool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		Proxy: nil, // never send loopback traffic through an environment proxy
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, s.addr)
+		},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	if roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
+	return &http.Client{Transport: tr, Timeout: time.Minute}
+}
+
+// selfSignedCert makes a certificate valid for 127.0.0.1, ::1, localhost
+// and any single label under them ("proj.127.0.0.1", "proj.localhost"),
+// since SLS clients put the project in front of the endpoint host.
+func selfSignedCert() (tls.Certificate, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{Organization: []string{"slstest"}, CommonName: "127.0.0.1"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost", "*.localhost", "*.127.0.0.1"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf, nil
+}
+
+// Endpoint returns "http://127.0.0.1:PORT", or "https://..." with
+// Options.TLS: the endpoint to configure in a client. Clients address a
+// project as "{project}.127.0.0.1:PORT", so they must connect through
+// Client (or dial Addr themselves).
+func (s *Server) Endpoint() string { return s.scheme + "://" + s.addr }
+
+// Addr returns "127.0.0.1:PORT". It does not change across
+// RefuseConnections and AcceptConnections.
+func (s *Server) Addr() string { return s.addr }
+
+// Client returns an HTTP client that reaches this server whatever host a
+// URL names, and with Options.TLS trusts the server's certificate. It is the
+// same client on every call; Close closes its idle connections. Its
+// one-minute Timeout keeps a forgotten delay fault from hanging a test.
+func (s *Server) Client() *http.Client { return s.client }
+
+// Certificate returns the server's self-signed certificate, or nil without
+// Options.TLS.
+func (s *Server) Certificate() *x509.Certificate { return s.cert }
+
+// SetCredentials replaces the accepted credentials at run time, as when an
+// STS token is rotated: requests signed with the old ones are refused from
+// now on (401 InvalidAccessKeyId for another key, 401 SignatureNotMatch for
+// another secret, 401 Unauthorized for another token). Empty accessKeyID or
+// accessKeySecret keep their current value; securityToken is taken as
+// given, so "" stops requiring a token.
+func (s *Server) SetCredentials(accessKeyID, accessKeySecret, securityToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if accessKeyID != "" {
+		s.creds.accessKeyID = accessKeyID
+	}
+	if accessKeySecret != "" {
+		s.creds.accessKeySecret = accessKeySecret
+	}
+	s.creds.securityToken = securityToken
+}
+
+func (s *Server) credentials() credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creds
+}
+
+// Close stops the server: it closes the listener and every connection,
+// wakes delayed handlers, and waits until all handlers and background
+// goroutines have returned. It is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.closing)
+		s.mu.Unlock()
+
+		_ = s.srv.Close()
+		s.connMu.Lock()
+		for c := range s.conns {
+			_ = c.Close()
+		}
+		s.connMu.Unlock()
+		s.handlers.Wait()
+		s.bg.Wait()
+		s.client.CloseIdleConnections()
+		s.zstd.Close()
+	})
+}
+
+// enter registers a handler so that Close can wait for it; false once the
+// server is closed.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
+}
+
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	switch state {
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	default:
+		s.conns[c] = state
+	}
+}
+
+// Request is one PutLogs request the server accepted (answered 200).
+// Header and Group are shared with the server's record: do not modify them.
+type Request struct {
+	Project, Logstore string
+	// Path is the URL path, e.g. "/logstores/ls/shards/lb".
+	Path string
+	// HashKey is the key query parameter of /shards/route, else "".
+	HashKey string
+	// Compression is x-log-compresstype: "lz4", "zstd", "deflate" or "".
+	Compression string
+	// RawSize is x-log-bodyrawsize; WireSize is the length of the body as
+	// sent.
+	RawSize, WireSize int
+	// SignatureVersion is 1 (Authorization: LOG ...) or 4 (SLS4-HMAC-SHA256).
+	SignatureVersion int
+	// AccessKeyID is the key the request was signed with.
+	AccessKeyID string
+	// SecurityToken is x-acs-security-token as received.
+	SecurityToken string
+	// Header is a copy of the request headers.
+	Header http.Header
+	// Group is the body, decoded with (*sls.LogGroup).Unmarshal.
+	Group *sls.LogGroup
+	// PackID is the value of the __pack_id__ LogTag, "" if none.
+	PackID string
+	// RequestID is the x-log-requestid the server answered with.
+	RequestID string
+}
+
+// Log is one log of an accepted request, with the group's fields copied in.
+// Its maps and slices are shared with the server's record: do not modify
+// them.
+type Log struct {
+	Project, Logstore string
+	Topic, Source     string
+	// Tags holds the group's LogTags, __pack_id__ included.
+	Tags map[string]string
+	// Time is Log.Time (seconds) plus Log.TimeNs (nanoseconds), in UTC.
+	Time time.Time
+	// Contents maps each key to its value; for a key sent more than once,
+	// the last value wins (Keys keeps them all).
+	Contents map[string]string
+	// Keys lists the content keys in wire order, duplicates kept.
+	Keys []string
+	// PackID is the group's __pack_id__ tag, "" if none.
+	PackID string
+	// RequestID is the x-log-requestid of the request that carried it.
+	RequestID string
+}
+
+// Rejection is a request the server answered with an error, or dropped.
+type Rejection struct {
+	// Status is the HTTP status answered: 0 for a connection dropped by a
+	// CloseConnection fault, and 200 only for a request that failed
+	// verification but was answered 200 because of SetResponseBody.
+	Status int
+	// Code and Message are the SLS error code and message. Code is "" for
+	// a dropped connection and for a valid request answered with another
+	// status by SetResponseBody.
+	Code, Message     string
+	RequestID         string
+	Project, Logstore string
+}
+
+// Requests returns the accepted requests in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Logs returns every accepted log, flattened, in arrival order.
+func (s *Server) Logs() []Log {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Log(nil), s.logs...)
+}
+
+// LogCount returns len(Logs()) without copying.
+func (s *Server) LogCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.logs)
+}
+
+// Rejections returns the requests answered with an error, in arrival
+// order.
+func (s *Server) Rejections() []Rejection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Rejection(nil), s.rejections...)
+}
+
+// WaitLogs blocks until LogCount() >= n, the timeout passes, or the server
+// is closed, and reports whether LogCount() >= n.
+func (s *Server) WaitLogs(n int, timeout time.Duration) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		count, changed := len(s.logs), s.changed
+		s.mu.Unlock()
+		if count >= n {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return s.LogCount() >= n
+		case <-s.closing:
+			return s.LogCount() >= n
+		}
+	}
+}
+
+// Reset forgets the stored requests, logs and rejections. Faults and
+// credentials are kept (see ClearFaults).
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests, s.logs, s.rejections = nil, nil, nil
+	s.notifyLocked()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// store records an accepted request before its 200 is written, so a client
+// that has seen the 200 also sees the logs.
+func (s *Server) store(req Request) {
+	logs := flatten(req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, req)
+	s.logs = append(s.logs, logs...)
+	s.notifyLocked()
+}
+
+func flatten(req Request) []Log {
+	g := req.Group
+	tags := make(map[string]string, len(g.LogTags))
+	for _, t := range g.LogTags {
+		tags[t.GetKey()] = t.GetValue()
+	}
+	logs := make([]Log, 0, len(g.Logs))
+	for _, l := range g.Logs {
+		out := Log{
+			Project:   req.Project,
+			Logstore:  req.Logstore,
+			Topic:     g.GetTopic(),
+			Source:    g.GetSource(),
+			Tags:      tags,
+			Time:      time.Unix(int64(l.GetTime()), int64(l.GetTimeNs())).UTC(),
+			Contents:  make(map[string]string, len(l.Contents)),
+			Keys:      make([]string, 0, len(l.Contents)),
+			PackID:    req.PackID,
+			RequestID: req.RequestID,
+		}
+		for _, c := range l.Contents {
+			out.Contents[c.GetKey()] = c.GetValue()
+			out.Keys = append(out.Keys, c.GetKey())
+		}
+		logs = append(logs, out)
+	}
+	return logs
+}
+
+func (s *Server) reject(r Rejection) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejections = append(s.rejections, r)
+}
+
+// newRequestID returns 24 upper-case hex digits, like SLS request IDs:
+// the server's start second and a sequence number, so IDs are unique.
+func (s *Server) newRequestID() string {
+	return fmt.Sprintf("%08X%016X", s.idStamp, s.reqSeq.Add(1))
+}
+
+// apiError is an answer in SLS's error format.
+type apiError struct {
+	status        int
+	code, message string
+}
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// ServeHTTP serves PutLogs; NewServer already serves it on Addr. When a
+// delay is cut short by the client going away or by Close, it panics with
+// http.ErrAbortHandler, so that net/http drops the connection instead of
+// completing an empty 200 that would look like success.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		panic(http.ErrAbortHandler)
+	}
+	defer s.handlers.Done()
+	id := s.newRequestID()
+
+	rt, rerr := route(r)
+	if rerr != nil {
+		s.answer(w, id, rt, nil, rerr)
+		return
+	}
+
+	// Read the body first: net/http notices a client hanging up only once
+	// the body has been consumed, and delays must end when the client does.
+	body, berr := s.readBody(w, r)
+
+	if !s.sleep(r.Context(), s.delay()) {
+		panic(http.ErrAbortHandler)
+	}
+	if f, ok := s.nextFault(); ok {
+		if !s.sleep(r.Context(), f.Delay) {
+			panic(http.ErrAbortHandler)
+		}
+		switch {
+		case f.CloseConnection:
+			s.drop(w, id, rt)
+			return
+		case !f.Accept && f.Status != http.StatusOK:
+			s.answer(w, id, rt, nil, f.apiError())
+			return
+		}
+	}
+	if berr != nil {
+		s.answer(w, id, rt, nil, berr)
+		return
+	}
+	req, verr := s.verify(r, rt, body)
+	if verr != nil {
+		s.answer(w, id, rt, nil, verr)
+		return
+	}
+	req.RequestID = id
+	s.answer(w, id, rt, req, nil)
+}
+
+// answer writes the response, recording the request first as accepted
+// (req != nil and the status is 200) or as rejected.
+func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Request, e *apiError) {
+	status, body := http.StatusOK, []byte(nil)
+	if e != nil {
+		status = e.status
+		body, _ = json.Marshal(struct {
+			ErrorCode    string `json:"errorCode"`
+			ErrorMessage string `json:"errorMessage"`
+		}{e.code, e.message})
+	}
+	if o := s.override(); o != nil {
+		if o.status != 0 {
+			status = o.status
+		}
+		body = o.body
+		if e == nil && status != http.StatusOK {
+			e = &apiError{message: "valid request answered with the SetResponseBody status"}
+		}
+	}
+	if e == nil && status == http.StatusOK {
+		s.store(*req)
+	} else {
+		s.reject(Rejection{Status: status, Code: e.code, Message: e.message, RequestID: id, Project: rt.project, Logstore: rt.logstore})
+	}
+
+	h := w.Header()
+	h.Set("x-log-requestid", id)
+	if s.refusing() {
+		h.Set("Connection", "close")
+	}
+	if len(body) > 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a client that went away is not our concern
+}
+
+// drop closes the connection without answering.
+func (s *Server) drop(w http.ResponseWriter, id string, rt routeInfo) {
+	s.reject(Rejection{Message: "connection closed without an answer (CloseConnection fault)", RequestID: id, Project: rt.project, Logstore: rt.logstore})
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler) // net/http closes the connection
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// sleep waits d, and reports false if the client or the server went away
+// first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}

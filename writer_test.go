@@ -1,0 +1,584 @@
+package zapsls
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zapsls/zapsls/slstest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// errorLog collects what a Writer reports through OnError.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) add(err error) {
+	l.mu.Lock()
+	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+}
+
+func (l *errorLog) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, e := range l.errs {
+		b.WriteString(e.Error())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func testConfig(srv *slstest.Server) Config {
+	return Config{
+		Endpoint:        srv.Endpoint(),
+		Project:         "test-project",
+		Logstore:        "test-logstore",
+		Topic:           "topic-1",
+		Source:          "source-1",
+		Tags:            map[string]string{"env": "test", "zone": "z1"},
+		AccessKeyID:     slstest.DefaultAccessKeyID,
+		AccessKeySecret: slstest.DefaultAccessKeySecret,
+		HTTPClient:      srv.Client(),
+		BufferBytes:     8 << 20,
+		Linger:          50 * time.Millisecond,
+	}
+}
+
+func newTestWriter(t *testing.T, srv *slstest.Server, mutate func(*Config)) (*Writer, *errorLog) {
+	t.Helper()
+	cfg := testConfig(srv)
+	errs := &errorLog{}
+	cfg.OnError = errs.add
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	w, err := NewWriter(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	return w, errs
+}
+
+// newTestLogger logs through w; zap's reports of failed writes go nowhere,
+// since the tests read them from Stats and Sync.
+func newTestLogger(w *Writer) *zap.Logger {
+	cfg := zap.NewProductionEncoderConfig()
+	return zap.New(NewCore(NewEncoder(cfg, WithFieldSet(FieldSet{})), w, zapcore.DebugLevel),
+		zap.ErrorOutput(zapcore.AddSync(io.Discard)))
+}
+
+// logIDs returns the "g-i" ids of the stored logs, failing on duplicates.
+func logIDs(t *testing.T, srv *slstest.Server) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, l := range srv.Logs() {
+		id := l.Contents["g"] + "-" + l.Contents["i"]
+		require.False(t, ids[id], "duplicate entry %s", id)
+		ids[id] = true
+	}
+	return ids
+}
+
+func TestWriterManyGoroutinesExactlyOnce(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, errs := newTestWriter(t, srv, nil)
+	logger := newTestLogger(w)
+
+	const goroutines, each = 16, 6250 // 100k entries
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			l := logger.With(zap.Int("g", g))
+			for i := 0; i < each; i++ {
+				l.Info("entry", zap.Int("i", i), zap.String("pad", "some realistic padding text"))
+			}
+		}(g)
+	}
+	wg.Wait()
+	require.NoError(t, logger.Sync())
+
+	ids := logIDs(t, srv)
+	assert.Len(t, ids, goroutines*each)
+	for _, r := range srv.Requests() {
+		require.Equal(t, "test-project", r.Project)
+		require.Equal(t, "test-logstore", r.Logstore)
+		require.Equal(t, "/logstores/test-logstore/shards/lb", r.Path)
+		require.Equal(t, "lz4", r.Compression)
+		require.Equal(t, "topic-1", r.Group.GetTopic())
+		require.Equal(t, "source-1", r.Group.GetSource())
+		require.Regexp(t, `^[0-9A-F]{16}-[0-9A-F]+$`, r.PackID)
+		tags := map[string]string{}
+		for _, tag := range r.Group.LogTags {
+			tags[tag.GetKey()] = tag.GetValue()
+		}
+		require.Equal(t, "test", tags["env"])
+		require.Equal(t, "z1", tags["zone"])
+	}
+	s := w.Stats()
+	assert.Equal(t, uint64(goroutines*each), s.Enqueued)
+	assert.Equal(t, uint64(goroutines*each), s.Delivered)
+	assert.Zero(t, s.Dropped+s.Failed)
+	assert.Equal(t, uint64(len(srv.Requests())), s.Batches)
+	assert.Less(t, s.WireBytes, s.RawBytes, "lz4 compresses")
+	assert.Empty(t, errs.text())
+}
+
+func TestWriterCompressionAndSignatures(t *testing.T) {
+	for _, tc := range []struct{ compression, sig string }{
+		{"lz4", "v1"}, {"zstd", "v1"}, {"none", "v1"}, {"lz4", "v4"}, {"zstd", "v4"},
+	} {
+		t.Run(tc.compression+"-"+tc.sig, func(t *testing.T) {
+			srv := slstest.NewServer(slstest.Options{})
+			defer srv.Close()
+			w, _ := newTestWriter(t, srv, func(c *Config) {
+				c.Compression = tc.compression
+				c.SignatureVersion = tc.sig
+				c.Region = "cn-hangzhou"
+			})
+			logger := newTestLogger(w)
+			for i := 0; i < 500; i++ {
+				logger.Info("compressed", zap.Int("i", i), zap.String("g", "x"))
+			}
+			require.NoError(t, logger.Sync())
+			assert.Len(t, logIDs(t, srv), 500)
+			wantCompression := tc.compression
+			if wantCompression == "none" {
+				wantCompression = ""
+			}
+			wantSig := 1
+			if tc.sig == "v4" {
+				wantSig = 4
+			}
+			for _, r := range srv.Requests() {
+				assert.Equal(t, wantCompression, r.Compression)
+				assert.Equal(t, wantSig, r.SignatureVersion)
+			}
+		})
+	}
+}
+
+func TestWriterIncompressibleLZ4(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	// Base64 of random bytes barely compresses; a tiny batch does not at all.
+	_, err := w.Write([]byte(`{"k":"x"}` + "\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Sync())
+	require.Equal(t, 1, srv.LogCount())
+	assert.Equal(t, "x", srv.Logs()[0].Contents["k"])
+}
+
+// tokenProvider hands out an STS token that the test can rotate.
+type tokenProvider struct {
+	token atomic.Value
+}
+
+func (p *tokenProvider) GetCredentials() (sls.Credentials, error) {
+	return sls.Credentials{
+		AccessKeyID:     slstest.DefaultAccessKeyID,
+		AccessKeySecret: slstest.DefaultAccessKeySecret,
+		SecurityToken:   p.token.Load().(string),
+	}, nil
+}
+
+func TestWriterSecurityTokenRotation(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{SecurityToken: "token-1"})
+	defer srv.Close()
+	p := &tokenProvider{}
+	p.token.Store("token-1")
+	w, _ := newTestWriter(t, srv, func(c *Config) {
+		c.Credentials = p
+		c.AccessKeyID, c.AccessKeySecret = "", ""
+	})
+	logger := newTestLogger(w)
+	for i := 0; i < 100; i++ {
+		logger.Info("before", zap.String("g", "a"), zap.Int("i", i))
+	}
+	require.NoError(t, logger.Sync())
+
+	// The service starts refusing the old token before the provider has
+	// the new one: the 401s are retried until the provider refreshes.
+	srv.SetCredentials(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret, "token-2")
+	for i := 0; i < 100; i++ {
+		logger.Info("after", zap.String("g", "b"), zap.Int("i", i))
+	}
+	time.AfterFunc(150*time.Millisecond, func() { p.token.Store("token-2") })
+	require.NoError(t, logger.Sync())
+
+	assert.Len(t, logIDs(t, srv), 200)
+	reqs := srv.Requests()
+	assert.Equal(t, "token-1", reqs[0].SecurityToken)
+	assert.Equal(t, "token-2", reqs[len(reqs)-1].SecurityToken)
+	assert.NotZero(t, w.Stats().Retries)
+}
+
+func TestWriterBatchLimits(t *testing.T) {
+	t.Run("count", func(t *testing.T) {
+		srv := slstest.NewServer(slstest.Options{})
+		defer srv.Close()
+		w, _ := newTestWriter(t, srv, func(c *Config) { c.MaxBatchCount = 100; c.Linger = time.Hour })
+		logger := newTestLogger(w)
+		for i := 0; i < 1050; i++ {
+			logger.Info("counted", zap.Int("i", i), zap.String("g", "c"))
+		}
+		require.NoError(t, logger.Sync())
+		assert.Len(t, logIDs(t, srv), 1050)
+		for _, r := range srv.Requests() {
+			assert.LessOrEqual(t, len(r.Group.Logs), 100)
+		}
+		assert.GreaterOrEqual(t, len(srv.Requests()), 11)
+	})
+	t.Run("bytes", func(t *testing.T) {
+		srv := slstest.NewServer(slstest.Options{})
+		defer srv.Close()
+		w, _ := newTestWriter(t, srv, func(c *Config) { c.MaxBatchBytes = 64 << 10; c.Linger = time.Hour })
+		logger := newTestLogger(w)
+		big := strings.Repeat("x", 3000)
+		for i := 0; i < 200; i++ {
+			logger.Info("sized", zap.Int("i", i), zap.String("g", "b"), zap.String("big", big))
+		}
+		require.NoError(t, logger.Sync())
+		assert.Len(t, logIDs(t, srv), 200)
+		for _, r := range srv.Requests() {
+			assert.LessOrEqual(t, r.RawSize, 64<<10)
+		}
+		assert.GreaterOrEqual(t, len(srv.Requests()), 10)
+	})
+	t.Run("entry larger than a batch", func(t *testing.T) {
+		srv := slstest.NewServer(slstest.Options{})
+		defer srv.Close()
+		w, _ := newTestWriter(t, srv, func(c *Config) { c.MaxBatchBytes = 64 << 10 })
+		logger := newTestLogger(w)
+		logger.Info("before", zap.String("g", "x"), zap.Int("i", 1))
+		logger.Info("huge", zap.String("big", strings.Repeat("y", 100<<10)))
+		logger.Info("after", zap.String("g", "x"), zap.Int("i", 2))
+		err := logger.Sync()
+		var nd *NotDeliveredError
+		require.ErrorAs(t, err, &nd)
+		assert.Equal(t, 1, nd.Entries)
+		assert.Contains(t, err.Error(), "entry too large")
+		assert.Len(t, logIDs(t, srv), 2, "the neighbours arrive")
+		assert.Equal(t, uint64(1), w.Stats().Dropped)
+	})
+}
+
+func TestWriterSyncIsPrompt(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Hour })
+
+	start := time.Now()
+	require.NoError(t, w.Sync(), "empty")
+	logger := newTestLogger(w)
+	for i := 0; i < 20000; i++ {
+		logger.Info("queued", zap.Int("i", i), zap.String("g", "s"))
+	}
+	require.NoError(t, w.Sync(), "full ring, linger of an hour")
+	assert.Len(t, logIDs(t, srv), 20000)
+	// Not a timing assertion on speed, only that Sync did not wait for the
+	// hour-long linger or its own 10 s timeout.
+	assert.Less(t, time.Since(start), 9*time.Second)
+}
+
+func TestWriterWrongSecretFailsSync(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, errs := newTestWriter(t, srv, func(c *Config) { c.AccessKeySecret = "wrong-secret-value" })
+	logger := newTestLogger(w)
+	for i := 0; i < 10; i++ {
+		logger.Info("refused", zap.Int("i", i))
+	}
+	err := logger.Sync()
+	var nd *NotDeliveredError
+	require.ErrorAs(t, err, &nd)
+	assert.Equal(t, 10, nd.Entries)
+	assert.Contains(t, err.Error(), "SignatureNotMatch")
+	assert.Contains(t, err.Error(), "request id")
+	var pe *PutLogsError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 401, pe.Status)
+	assert.False(t, pe.Retryable)
+	assert.Equal(t, 1, pe.Attempts, "bad credentials are not retried")
+	s := w.Stats()
+	assert.Equal(t, uint64(10), s.Failed)
+	assert.Contains(t, s.LastError, "SignatureNotMatch")
+	assert.Contains(t, errs.text(), "SignatureNotMatch")
+	for _, text := range []string{err.Error(), errs.text(), fmt.Sprintf("%+v", s), fmt.Sprint(w.cfg), fmt.Sprintf("%#v", w.cfg)} {
+		assert.NotContains(t, text, "wrong-secret-value")
+	}
+	// A failure is reported once: the next Sync has nothing to say.
+	assert.NoError(t, w.Sync())
+}
+
+func TestWriterRetriesToSuccess(t *testing.T) {
+	for _, f := range []slstest.Fault{
+		{Status: 503, Code: "ServerBusy"},
+		{Status: 403, Code: "WriteQuotaExceed"},
+		{Status: 500},
+		{CloseConnection: true},
+	} {
+		t.Run(fmt.Sprintf("%d-%s-%v", f.Status, f.Code, f.CloseConnection), func(t *testing.T) {
+			srv := slstest.NewServer(slstest.Options{})
+			defer srv.Close()
+			w, errs := newTestWriter(t, srv, func(c *Config) { c.MaxBatchCount = 50 })
+			srv.FailNext(4, f)
+			logger := newTestLogger(w)
+			for i := 0; i < 500; i++ {
+				logger.Info("retried", zap.Int("i", i), zap.String("g", "r"))
+			}
+			require.NoError(t, logger.Sync())
+			assert.Len(t, logIDs(t, srv), 500, "nothing lost, nothing duplicated")
+			s := w.Stats()
+			assert.Equal(t, uint64(4), s.Retries)
+			assert.Equal(t, uint64(500), s.Delivered)
+			assert.Contains(t, errs.text(), "retrying")
+		})
+	}
+}
+
+func TestWriterRetriedBatchIsByteIdentical(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	srv.FailNext(1, slstest.Fault{Status: 503, Accept: false})
+	logger := newTestLogger(w)
+	logger.Info("once", zap.String("g", "x"), zap.Int("i", 0))
+	require.NoError(t, logger.Sync())
+	// The rejected and the accepted attempt carried the same pack id.
+	rej := srv.Rejections()
+	require.Len(t, rej, 1)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	assert.NotEmpty(t, reqs[0].PackID)
+}
+
+func TestWriterDropPolicyAccounting(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	srv.SetDelay(20 * time.Millisecond)
+	w, _ := newTestWriter(t, srv, func(c *Config) {
+		c.BufferBytes = 256 << 10
+		c.MaxBatchBytes = 64 << 10
+		c.OnFull = OnFullDrop
+		c.MaxInflight = 1
+	})
+	logger := newTestLogger(w)
+	const written = 20000
+	var dropped atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < written/4; i++ {
+				if ce := logger.Check(zap.InfoLevel, "flood"); ce != nil {
+					ce.Write(zap.Int("g", g), zap.Int("i", i), zap.String("pad", strings.Repeat("p", 100)))
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	err := logger.Sync()
+	s := w.Stats()
+	require.NotZero(t, s.Dropped, "the flood must overflow a 256 KiB buffer")
+	dropped.Store(int64(s.Dropped))
+	var nd *NotDeliveredError
+	require.ErrorAs(t, err, &nd)
+	assert.Equal(t, int(s.Dropped), nd.Entries)
+	assert.Equal(t, uint64(written), s.Delivered+s.Dropped)
+	assert.Equal(t, int(s.Delivered), len(logIDs(t, srv)))
+	assert.Zero(t, s.Failed)
+}
+
+func TestWriterBlockPolicyLosesNothing(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	srv.SetDelay(10 * time.Millisecond)
+	w, _ := newTestWriter(t, srv, func(c *Config) {
+		c.BufferBytes = 256 << 10
+		c.MaxBatchBytes = 64 << 10
+		c.BlockTimeout = 30 * time.Second
+	})
+	logger := newTestLogger(w)
+	for i := 0; i < 5000; i++ {
+		logger.Info("blocked", zap.Int("i", i), zap.String("g", "b"), zap.String("pad", strings.Repeat("p", 100)))
+	}
+	require.NoError(t, logger.Sync())
+	assert.Len(t, logIDs(t, srv), 5000)
+	assert.Zero(t, w.Stats().Dropped)
+}
+
+func TestWriterCloseDeliversAndRefuses(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Hour })
+	logger := newTestLogger(w)
+	for i := 0; i < 1000; i++ {
+		logger.Info("closing", zap.Int("i", i), zap.String("g", "c"))
+	}
+	require.NoError(t, w.Close())
+	assert.Len(t, logIDs(t, srv), 1000)
+	assert.NoError(t, w.Close(), "idempotent")
+	_, err := w.Write([]byte(`{"late":true}`))
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.Equal(t, uint64(1), w.Stats().Dropped)
+}
+
+func TestWriterCloseTimeoutReportsLoss(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	srv.RefuseConnections()
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.CloseTimeout = 300 * time.Millisecond })
+	logger := newTestLogger(w)
+	for i := 0; i < 10; i++ {
+		logger.Info("lost", zap.Int("i", i))
+	}
+	start := time.Now()
+	err := w.Close()
+	assert.Less(t, time.Since(start), 5*time.Second, "Close is bounded")
+	var nd *NotDeliveredError
+	require.ErrorAs(t, err, &nd)
+	assert.Equal(t, 10, nd.Entries)
+	s := w.Stats()
+	assert.Equal(t, uint64(10), s.Failed)
+	assert.Equal(t, s.Enqueued, s.Delivered+s.Failed)
+}
+
+func TestWriterJSONLines(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	_, err := w.Write([]byte(`{"level":"info","msg":"hi \"there\"","n":1.5,"obj":{"a":[1,2]},"__topic__":"x","ok":true,"nil":null}` + "\n" +
+		`{"msg":"second"}` + "\n"))
+	require.NoError(t, err)
+	_, err = w.Write([]byte("not json\n"))
+	var de *DropError
+	require.ErrorAs(t, err, &de)
+	err = w.Sync()
+	require.ErrorAs(t, err, &de, "Sync reports the dropped line too")
+	assert.Equal(t, 1, de.Entries)
+	logs := srv.Logs()
+	require.Len(t, logs, 2)
+	assert.Equal(t, map[string]string{
+		"level": "info", "msg": `hi "there"`, "n": "1.5", "obj": `{"a":[1,2]}`,
+		"field___topic__": "x", "ok": "true", "nil": "null",
+	}, logs[0].Contents)
+	assert.Equal(t, "second", logs[1].Contents["msg"])
+	assert.Equal(t, uint64(1), w.Stats().Dropped)
+	assert.Equal(t, uint64(1), w.Stats().Repaired)
+}
+
+func TestWriterRejectsBadFrames(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	enc := NewEncoder(testEncoderConfig())
+	buf, err := enc.EncodeEntry(zapcore.Entry{Message: "good"}, nil)
+	require.NoError(t, err)
+	good := append([]byte(nil), buf.Bytes()...)
+	buf.Free()
+
+	for name, bad := range map[string][]byte{
+		"truncated":    good[:len(good)-3],
+		"wrong tag":    append([]byte{0x12}, good[1:]...),
+		"reserved key": {0x0A, 0x14, 0x08, 0x01, 0x12, 0x10, 0x0A, 0x08, '_', '_', 't', 'i', 'm', 'e', '_', '_', 0x12, 0x04, 'a', 'b', 'c', 'd'},
+	} {
+		_, err := w.Write(bad)
+		assert.Error(t, err, name)
+	}
+	_, err = w.Write(good)
+	require.NoError(t, err)
+	err = w.Sync()
+	var nd *NotDeliveredError
+	require.ErrorAs(t, err, &nd)
+	assert.Equal(t, 3, nd.Entries)
+	assert.Equal(t, 1, srv.LogCount())
+}
+
+func TestNewWriterConfigErrors(t *testing.T) {
+	base := Config{Endpoint: "cn-hangzhou.log.aliyuncs.com", Project: "proj", Logstore: "store", AccessKeyID: "ak", AccessKeySecret: "sk"}
+	for _, tc := range []struct {
+		mutate func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Endpoint = "" }, "Config.Endpoint: required"},
+		{func(c *Config) { c.Endpoint = "ftp://x" }, "Config.Endpoint"},
+		{func(c *Config) { c.Endpoint = "https://host/path" }, "Config.Endpoint"},
+		{func(c *Config) { c.Project = "" }, "Config.Project: required"},
+		{func(c *Config) { c.Project = "Bad_Name" }, "Config.Project"},
+		{func(c *Config) { c.Logstore = "" }, "Config.Logstore: required"},
+		{func(c *Config) { c.Topic = strings.Repeat("t", 129) }, "Config.Topic"},
+		{func(c *Config) { c.Compression = "gzip" }, "Config.Compression"},
+		{func(c *Config) { c.SignatureVersion = "v4" }, "Config.Region"},
+		{func(c *Config) { c.SignatureVersion = "v9" }, "Config.SignatureVersion"},
+		{func(c *Config) { c.MaxBatchBytes = 11 << 20; c.BufferBytes = 64 << 20 }, "Config.MaxBatchBytes"},
+		{func(c *Config) { c.MaxBatchCount = 5000 }, "Config.MaxBatchCount"},
+		{func(c *Config) { c.BufferBytes = 1 << 20 }, "Config.BufferBytes"},
+		{func(c *Config) { c.MaxInflight = -1 }, "Config.MaxInflight"},
+		{func(c *Config) { c.OnFull = "wait" }, "Config.OnFull"},
+		{func(c *Config) { c.Linger = -time.Second }, "Config.Linger"},
+		{func(c *Config) { c.AccessKeyID, c.AccessKeySecret = "", "" }, "no credentials"},
+	} {
+		cfg := base
+		tc.mutate(&cfg)
+		if cfg.AccessKeyID == "" {
+			t.Setenv(EnvAccessKeyID, "")
+			t.Setenv(EnvAccessKeySecret, "")
+		}
+		_, err := NewWriter(cfg)
+		require.Error(t, err, tc.want)
+		assert.Contains(t, err.Error(), tc.want)
+		assert.NotContains(t, err.Error(), "sk")
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	t.Setenv(EnvAccessKeyID, slstest.DefaultAccessKeyID)
+	t.Setenv(EnvAccessKeySecret, slstest.DefaultAccessKeySecret)
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.AccessKeyID, c.AccessKeySecret = "", "" })
+	_, err := w.Write([]byte(`{"msg":"from env"}`))
+	require.NoError(t, err)
+	require.NoError(t, w.Sync())
+	assert.Equal(t, 1, srv.LogCount())
+}
+
+func TestConfigDecoding(t *testing.T) {
+	var c Config
+	require.NoError(t, c.UnmarshalJSON([]byte(`{"endpoint":"e","project":"p","linger":"200ms","syncTimeout":5000000000,"tags":{"a":"b"},"maxBatchCount":10}`)))
+	assert.Equal(t, 200*time.Millisecond, c.Linger)
+	assert.Equal(t, 5*time.Second, c.SyncTimeout)
+	assert.Equal(t, "p", c.Project)
+	assert.Equal(t, 10, c.MaxBatchCount)
+	assert.Equal(t, map[string]string{"a": "b"}, c.Tags)
+	err := c.UnmarshalJSON([]byte(`{"linger":"soon"}`))
+	assert.ErrorContains(t, err, "linger")
+}
+
+func TestStatsStringHasNoSecret(t *testing.T) {
+	c := Config{AccessKeySecret: "s3cr3t", SecurityToken: "t0k3n"}
+	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		assert.NotContains(t, s, "s3cr3t")
+		assert.NotContains(t, s, "t0k3n")
+	}
+}
