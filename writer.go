@@ -79,7 +79,7 @@ type failure struct {
 
 // counters are the Stats counters, updated atomically.
 type counters struct {
-	enqueued, delivered, dropped, failed, repaired atomic.Uint64
+	enqueued, delivered, dropped, failed, repaired  atomic.Uint64
 	retries, requests, batches, rawBytes, wireBytes atomic.Uint64
 	inflight                                        atomic.Int64
 }
