@@ -78,6 +78,11 @@ type Options struct {
 	// (default DefaultMaxLogFuture); beyond it, 400 InvalidTimestamp.
 	// Negative disables the check.
 	MaxLogFuture time.Duration
+	// DiscardLogs verifies requests as usual but keeps only counts:
+	// Requests and Logs stay empty while LogCount and WaitLogs count every
+	// accepted log. For benchmarks and soak tests, where keeping millions
+	// of decoded logs would measure the test server instead of the client.
+	DiscardLogs bool
 }
 
 // Server is an SLS PutLogs endpoint listening on a loopback port. Create it
@@ -110,6 +115,7 @@ type Server struct {
 	creds        credentials
 	requests     []Request
 	logs         []Log
+	logCount     int // accepted logs, kept or not (DiscardLogs)
 	rejections   []Rejection
 	changed      chan struct{} // closed and replaced whenever logs change
 	faults       faultState
@@ -448,11 +454,12 @@ func (s *Server) Logs() []Log {
 	return append([]Log(nil), s.logs...)
 }
 
-// LogCount returns len(Logs()) without copying.
+// LogCount returns the number of accepted logs: len(Logs()) without
+// copying, or, with DiscardLogs, the count of logs not kept.
 func (s *Server) LogCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.logs)
+	return s.logCount
 }
 
 // Rejections returns the requests answered with an error, in arrival
@@ -470,7 +477,7 @@ func (s *Server) WaitLogs(n int, timeout time.Duration) bool {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		count, changed := len(s.logs), s.changed
+		count, changed := s.logCount, s.changed
 		s.mu.Unlock()
 		if count >= n {
 			return true
@@ -490,7 +497,7 @@ func (s *Server) WaitLogs(n int, timeout time.Duration) bool {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.logs, s.rejections = nil, nil, nil
+	s.requests, s.logs, s.rejections, s.logCount = nil, nil, nil, 0
 	s.notifyLocked()
 }
 
@@ -502,11 +509,19 @@ func (s *Server) notifyLocked() {
 // store records an accepted request before its 200 is written, so a client
 // that has seen the 200 also sees the logs.
 func (s *Server) store(req Request) {
+	if s.opts.DiscardLogs {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.logCount += len(req.Group.Logs)
+		s.notifyLocked()
+		return
+	}
 	logs := flatten(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, req)
 	s.logs = append(s.logs, logs...)
+	s.logCount += len(logs)
 	s.notifyLocked()
 }
 

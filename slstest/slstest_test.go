@@ -964,3 +964,21 @@ func TestProjectOf(t *testing.T) {
 		require.Equal(t, want, projectOf(host), host)
 	}
 }
+
+func TestDiscardLogsCountsOnly(t *testing.T) {
+	srv := NewServer(Options{DiscardLogs: true})
+	defer srv.Close()
+	client := (&sls.Client{Endpoint: srv.Endpoint(), HTTPClient: srv.Client()}).
+		WithCredentialsProvider(sls.NewStaticCredentialsProvider(DefaultAccessKeyID, DefaultAccessKeySecret, ""))
+	g := &sls.LogGroup{Logs: []*sls.Log{
+		{Time: proto.Uint32(uint32(time.Now().Unix())), Contents: []*sls.LogContent{{Key: proto.String("k"), Value: proto.String("v")}}},
+		{Time: proto.Uint32(uint32(time.Now().Unix())), Contents: []*sls.LogContent{{Key: proto.String("k"), Value: proto.String("w")}}},
+	}}
+	require.NoError(t, client.PutLogs("p", "s", g))
+	require.True(t, srv.WaitLogs(2, time.Second))
+	require.Equal(t, 2, srv.LogCount())
+	require.Empty(t, srv.Logs())
+	require.Empty(t, srv.Requests())
+	srv.Reset()
+	require.Zero(t, srv.LogCount())
+}
