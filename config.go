@@ -117,6 +117,15 @@ type Config struct {
 	SyncTimeout  time.Duration `json:"syncTimeout" yaml:"syncTimeout"`
 	CloseTimeout time.Duration `json:"closeTimeout" yaml:"closeTimeout"`
 
+	// SpoolDir, when set, keeps batches that cannot be delivered (Close's
+	// deadline passed, the retry budget ran out, SLS refused the
+	// credentials or the logstore) on disk, and the next Writer opening the
+	// directory delivers them first. SpoolMaxBytes bounds it (default 1
+	// GiB); past it the oldest files are deleted and counted in
+	// Stats.SpoolEvicted. Unix only (replay is guarded by flock).
+	SpoolDir      string `json:"spoolDir" yaml:"spoolDir"`
+	SpoolMaxBytes int    `json:"spoolMaxBytes" yaml:"spoolMaxBytes"`
+
 	// HTTPClient sends the requests. The default has keep-alive connections
 	// for MaxInflight requests, verifies TLS certificates, and bounds each
 	// attempt by RequestTimeout.
@@ -337,6 +346,7 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	intDefault(&c.MaxBatchCount, DefaultMaxBatchCount)
 	intDefault(&c.BufferBytes, DefaultBufferBytes)
 	intDefault(&c.MaxInflight, DefaultMaxInflight)
+	intDefault(&c.SpoolMaxBytes, DefaultSpoolMaxBytes)
 	durDefault(&c.Linger, DefaultLinger)
 	durDefault(&c.BlockTimeout, DefaultBlockTimeout)
 	durDefault(&c.RequestTimeout, DefaultRequestTimout)
@@ -352,6 +362,8 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("BufferBytes", "%d: want at least twice MaxBatchBytes (%d)", c.BufferBytes, 2*c.MaxBatchBytes)
 	case c.MaxInflight < 1 || c.MaxInflight > 64:
 		return fail("MaxInflight", "%d: want 1 to 64", c.MaxInflight)
+	case c.SpoolMaxBytes < 2*c.MaxBatchBytes:
+		return fail("SpoolMaxBytes", "%d: want at least twice MaxBatchBytes (%d)", c.SpoolMaxBytes, 2*c.MaxBatchBytes)
 	}
 	for name, d := range c.durationFields() {
 		if *d < 0 {

@@ -70,8 +70,11 @@ type NotDeliveredError struct {
 	// Pending is the number of entries still undecided at the timeout (they
 	// may yet be delivered); 0 if the call did not time out.
 	Pending int
-	// Causes are the distinct reasons, each a *PutLogsError or *DropError
-	// whose Entries sums that reason's entries.
+	// Spooled is the number of the Entries kept in SpoolDir, which the next
+	// Writer to open it delivers.
+	Spooled int
+	// Causes are the distinct reasons, each a *PutLogsError, *DropError or
+	// *SpoolError whose Entries sums that reason's entries.
 	Causes []error
 }
 
@@ -80,6 +83,9 @@ func (e *NotDeliveredError) Error() string {
 	fmt.Fprintf(&b, "zapsls: %d entries not delivered", e.Entries)
 	if e.Pending > 0 {
 		fmt.Fprintf(&b, " (%d still pending at the timeout)", e.Pending)
+	}
+	if e.Spooled > 0 {
+		fmt.Fprintf(&b, " (%d kept in the spool)", e.Spooled)
 	}
 	for i, c := range e.Causes {
 		if i == 0 {
@@ -114,6 +120,11 @@ func addCause(causes []error, err error) []error {
 				c.Entries += e.Entries
 				return causes
 			}
+		case *SpoolError:
+			if e, ok := err.(*SpoolError); ok && sameCause(e.Cause, c.Cause) {
+				c.Entries += e.Entries
+				return causes
+			}
 		}
 	}
 	switch e := err.(type) {
@@ -121,6 +132,9 @@ func addCause(causes []error, err error) []error {
 		cp := *e
 		err = &cp
 	case *DropError:
+		cp := *e
+		err = &cp
+	case *SpoolError:
 		cp := *e
 		err = &cp
 	}
@@ -136,6 +150,15 @@ func causeEntries(err error) int {
 		return e.Entries
 	case *DropError:
 		return e.Entries
+	case *SpoolError:
+		return e.Entries
 	}
 	return 0
+}
+
+// sameCause compares two PutLogsErrors by kind, as addCause merges them.
+func sameCause(a, b error) bool {
+	x, ok1 := a.(*PutLogsError)
+	y, ok2 := b.(*PutLogsError)
+	return ok1 && ok2 && x.Code == y.Code && x.Status == y.Status && x.Retryable == y.Retryable
 }

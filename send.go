@@ -278,8 +278,8 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 		sls.HTTPHeaderHost:        w.ep.reqHost,
 		sls.HTTPHeaderUserAgent:   userAgent,
 	}
-	if w.cfg.Compression != CompressNone {
-		headers["x-log-compresstype"] = w.cfg.Compression
+	if b.compression != CompressNone {
+		headers["x-log-compresstype"] = b.compression
 	}
 	if creds.SecurityToken != "" {
 		headers[sls.HTTPHeaderAcsSecurityToken] = creds.SecurityToken

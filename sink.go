@@ -33,8 +33,8 @@ func init() {
 }
 
 // urlParams maps each URL query parameter to the Config field it sets. The
-// names are the Config fields' JSON names, plus the short forms the README
-// shows (compress, protocol, spool).
+// names are the Config fields' JSON names, plus the short forms compress
+// (Compression), protocol (the Endpoint's scheme) and spool (SpoolDir).
 var urlParams = map[string]func(c *Config, v string) error{
 	"topic":            func(c *Config, v string) error { c.Topic = v; return nil },
 	"source":           func(c *Config, v string) error { c.Source = v; return nil },
@@ -42,6 +42,8 @@ var urlParams = map[string]func(c *Config, v string) error{
 	"signatureVersion": func(c *Config, v string) error { c.SignatureVersion = v; return nil },
 	"region":           func(c *Config, v string) error { c.Region = v; return nil },
 	"onFull":           func(c *Config, v string) error { c.OnFull = v; return nil },
+	"spool":            func(c *Config, v string) error { c.SpoolDir = v; return nil },
+	"spoolMaxBytes":    sizeParam(func(c *Config) *int { return &c.SpoolMaxBytes }),
 	"bufferBytes":      sizeParam(func(c *Config) *int { return &c.BufferBytes }),
 	"maxBatchBytes":    sizeParam(func(c *Config) *int { return &c.MaxBatchBytes }),
 	"maxBatchCount":    intParam(func(c *Config) *int { return &c.MaxBatchCount }),
@@ -113,7 +115,8 @@ func parseSize(v string) (int, error) {
 //
 // Parameters: topic, source, tag.KEY (one per tag), compress (lz4, zstd,
 // none), protocol (https, the default, or http), signatureVersion, region,
-// onFull, bufferBytes, maxBatchBytes (sizes: 4194304, 4MiB), maxBatchCount,
+// onFull, spool (SpoolDir), spoolMaxBytes, bufferBytes, maxBatchBytes
+// (sizes: 4194304, 4MiB), maxBatchCount,
 // maxInflight, blockTimeout, linger, requestTimeout, retryTimeout,
 // syncTimeout, closeTimeout (durations: 200ms, 5s). Each has the meaning of
 // the Config field of that name. An unknown or malformed parameter is an

@@ -3,7 +3,9 @@ package zapsls
 import (
 	"context"
 	"crypto/md5"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -48,6 +50,7 @@ type Writer struct {
 	flushTo atomic.Uint64
 
 	stats counters
+	spool *spool // nil without SpoolDir
 
 	mu        sync.Mutex
 	progress  chan struct{} // closed and replaced whenever a batch resolves
@@ -81,26 +84,34 @@ type failure struct {
 type counters struct {
 	enqueued, delivered, dropped, failed, repaired  atomic.Uint64
 	retries, requests, batches, rawBytes, wireBytes atomic.Uint64
+	spooled, replayed, spoolEvicted                 atomic.Uint64
 	inflight                                        atomic.Int64
 }
 
 // Stats is a snapshot of a Writer's counters. Every entry passed to Write is
-// eventually counted once as Delivered, Dropped (never entered the buffer)
-// or Failed (entered it, but SLS did not store it); until then it is
-// pending: Enqueued - Delivered - Failed.
+// eventually counted once as Delivered, Dropped (never entered the buffer),
+// Failed (entered it, but SLS did not store it) or Spooled (kept in
+// SpoolDir for the next Writer); until then it is pending:
+// Enqueued - Delivered - Failed - Spooled.
 type Stats struct {
 	Enqueued  uint64 `json:"enqueued"`  // entries accepted into the buffer
 	Delivered uint64 `json:"delivered"` // entries SLS acknowledged
 	Dropped   uint64 `json:"dropped"`   // entries refused: buffer full, closed, too large, invalid
 	Failed    uint64 `json:"failed"`    // entries whose batch SLS did not store
-	Repaired  uint64 `json:"repaired"`  // entries whose keys or values were renamed, cut or made valid UTF-8
-	Retries   uint64 `json:"retries"`   // attempts that were retried
-	Requests  uint64 `json:"requests"`  // HTTP requests made
-	Batches   uint64 `json:"batches"`   // batches delivered
-	RawBytes  uint64 `json:"rawBytes"`  // uncompressed bytes delivered
-	WireBytes uint64 `json:"wireBytes"` // compressed bytes delivered
-	Inflight  int    `json:"inflight"`  // requests in flight now
-	Buffered  int    `json:"buffered"`  // bytes in the ring now
+	Spooled   uint64 `json:"spooled"`   // entries not delivered, kept in SpoolDir
+	// Replayed counts entries from SpoolDir, spooled by an earlier Writer,
+	// that this one delivered; SpoolEvicted, spooled entries deleted to keep
+	// SpoolDir within SpoolMaxBytes.
+	Replayed     uint64 `json:"replayed"`
+	SpoolEvicted uint64 `json:"spoolEvicted"`
+	Repaired     uint64 `json:"repaired"`  // entries whose keys or values were renamed, cut or made valid UTF-8
+	Retries      uint64 `json:"retries"`   // attempts that were retried
+	Requests     uint64 `json:"requests"`  // HTTP requests made
+	Batches      uint64 `json:"batches"`   // batches delivered
+	RawBytes     uint64 `json:"rawBytes"`  // uncompressed bytes delivered
+	WireBytes    uint64 `json:"wireBytes"` // compressed bytes delivered
+	Inflight     int    `json:"inflight"`  // requests in flight now
+	Buffered     int    `json:"buffered"`  // bytes in the ring now
 	// LastError is the text of the last background error (no credentials
 	// ever), and when it happened.
 	LastError     string    `json:"lastError,omitempty"`
@@ -130,12 +141,22 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if err := w.sendConfig.init(cfg, ep); err != nil {
 		return nil, err
 	}
+	var replay []string
+	if cfg.SpoolDir != "" {
+		if w.spool, err = openSpool(cfg); err != nil {
+			w.closeSendConfig()
+			return nil, err
+		}
+		if w.spool.lock != nil {
+			replay, _ = w.spool.list()
+		}
+	}
 	// A batch holds the group's trailer (topic, source, tags, pack id) and
 	// at least one entry.
 	w.maxEntry = min(cfg.MaxBatchBytes-len(w.groupTail)-packIDTagMax, w.ring.MaxRecord())
 	w.abortCtx, w.abort = context.WithCancel(context.Background())
 	w.senderWG.Add(1)
-	go w.runSender()
+	go w.runSender(replay)
 	w.postersWG.Add(cfg.MaxInflight)
 	for i := 0; i < cfg.MaxInflight; i++ {
 		go w.runPoster()
@@ -260,7 +281,7 @@ func (w *Writer) flush(deadline time.Time) error {
 			err := w.takeFailuresLocked(target)
 			w.mu.Unlock()
 			if timedOut {
-				pending := int(enqueued) - int(w.stats.delivered.Load()+w.stats.failed.Load())
+				pending := int(enqueued) - int(w.stats.delivered.Load()+w.stats.failed.Load()+w.stats.spooled.Load())
 				if pending > 0 {
 					if err == nil {
 						err = &NotDeliveredError{}
@@ -307,6 +328,9 @@ func (w *Writer) takeFailuresLocked(target uint64) *NotDeliveredError {
 			out = &NotDeliveredError{}
 		}
 		out.Entries += causeEntries(f.err)
+		if se, ok := f.err.(*SpoolError); ok {
+			out.Spooled += se.Entries
+		}
 		out.Causes = addCause(out.Causes, f.err)
 	}
 	clear(w.failures[len(kept):])
@@ -334,6 +358,9 @@ func (w *Writer) Close() error {
 		t.Stop()
 		w.abort()
 		w.closeSendConfig()
+		if w.spool != nil {
+			w.spool.close()
+		}
 		// What the final flush did not cover: entries that were pending
 		// or committed during it.
 		w.mu.Lock()
@@ -358,6 +385,7 @@ func mergeNotDelivered(a error, b *NotDeliveredError) error {
 			out.Entries -= out.Pending
 			out.Pending = 0
 			out.Entries += b.Entries
+			out.Spooled += b.Spooled
 			for _, c := range b.Causes {
 				out.Causes = addCause(out.Causes, c)
 			}
@@ -376,14 +404,18 @@ func (w *Writer) Stats() Stats {
 		Delivered: w.stats.delivered.Load(),
 		Dropped:   w.stats.dropped.Load(),
 		Failed:    w.stats.failed.Load(),
-		Repaired:  w.stats.repaired.Load(),
-		Retries:   w.stats.retries.Load(),
-		Requests:  w.stats.requests.Load(),
-		Batches:   w.stats.batches.Load(),
-		RawBytes:  w.stats.rawBytes.Load(),
-		WireBytes: w.stats.wireBytes.Load(),
-		Inflight:  int(w.stats.inflight.Load()),
-		Buffered:  int(w.ring.Used()),
+		Spooled:   w.stats.spooled.Load(),
+		Replayed:  w.stats.replayed.Load(),
+
+		SpoolEvicted: w.stats.spoolEvicted.Load(),
+		Repaired:     w.stats.repaired.Load(),
+		Retries:      w.stats.retries.Load(),
+		Requests:     w.stats.requests.Load(),
+		Batches:      w.stats.batches.Load(),
+		RawBytes:     w.stats.rawBytes.Load(),
+		WireBytes:    w.stats.wireBytes.Load(),
+		Inflight:     int(w.stats.inflight.Load()),
+		Buffered:     int(w.ring.Used()),
 	}
 	w.mu.Lock()
 	s.LastError, s.LastErrorTime = w.lastErr, w.lastErrAt
@@ -395,18 +427,30 @@ func (w *Writer) Stats() Stats {
 // post: the compressed body is never changed, so every retry is
 // byte-identical.
 type batch struct {
-	start, end uint64
-	count      int
-	rawSize    int
-	body       []byte // compressed LogGroup, from bodyPool
-	packID     string
+	start, end  uint64
+	count       int
+	rawSize     int
+	body        []byte // compressed LogGroup, from bodyPool
+	packID      string
+	compression string
+	spoolFile   string // set when replayed from the spool
 }
 
 // runSender is the sender goroutine: it moves entries from the ring into
-// batches and hands sealed batches to the posters.
-func (w *Writer) runSender() {
+// batches and hands sealed batches to the posters. It owns the replay of
+// spooled files, which feeds the posters beside it.
+func (w *Writer) runSender(replay []string) {
 	defer w.senderWG.Done()
+	var replayWG sync.WaitGroup
+	if len(replay) > 0 {
+		replayWG.Add(1)
+		go func() {
+			defer replayWG.Done()
+			w.replaySpool(replay)
+		}()
+	}
 	defer close(w.work)
+	defer replayWG.Wait()
 
 	raw := make([]byte, 0, w.cfg.MaxBatchBytes)
 	count := 0
@@ -508,7 +552,7 @@ func (w *Writer) finalDrain() bool {
 
 // seal builds the LogGroup for raw's entries and compresses it.
 func (w *Writer) seal(raw []byte, count int, start, end uint64) *batch {
-	b := &batch{start: start, end: end, count: count}
+	b := &batch{start: start, end: end, count: count, compression: w.cfg.Compression}
 	b.packID = w.nextPackID()
 	group := append(raw, w.groupTail...)
 	group = pb.AppendPair(group, pb.TagGroupTag, "__pack_id__", b.packID)
@@ -523,14 +567,24 @@ func (w *Writer) broadcastLocked() {
 	w.progress = make(chan struct{})
 }
 
-// resolve records a batch's outcome: err is nil when SLS stored it.
+// resolve records a batch's outcome: err is nil when SLS stored it. A
+// failed batch goes to the spool when there is one and the failure is of a
+// kind a later Writer may overcome.
 func (w *Writer) resolve(b *batch, err error) {
-	if err == nil {
+	if b.spoolFile != "" {
+		w.resolveReplay(b, err)
+		return
+	}
+	switch {
+	case err == nil:
 		w.stats.delivered.Add(uint64(b.count))
 		w.stats.batches.Add(1)
 		w.stats.rawBytes.Add(uint64(b.rawSize))
 		w.stats.wireBytes.Add(uint64(len(b.body)))
-	} else {
+	case w.spool != nil && spoolable(err) && w.saveToSpool(b):
+		w.stats.spooled.Add(uint64(b.count))
+		err = &SpoolError{Entries: b.count, Dir: w.spool.dir, Cause: err}
+	default:
 		w.stats.failed.Add(uint64(b.count))
 	}
 	putBody(b.body)
@@ -551,6 +605,84 @@ func (w *Writer) resolve(b *batch, err error) {
 	if err != nil {
 		w.onError(err)
 	}
+}
+
+// saveToSpool writes b to the spool and reports whether it is kept there.
+func (w *Writer) saveToSpool(b *batch) bool {
+	evicted, err := w.spool.save(b)
+	if evicted > 0 {
+		w.stats.spoolEvicted.Add(uint64(evicted))
+		w.onError(fmt.Errorf("zapsls: spool %s full: deleted %d older entries", w.spool.dir, evicted))
+	}
+	if err != nil {
+		w.onError(fmt.Errorf("zapsls: spool %s: %v", w.spool.dir, err))
+		return false
+	}
+	return true
+}
+
+// spoolable tells whether a later Writer may deliver a batch that failed
+// with err: yes after retryable failures (the budget or Close's deadline
+// ran out) and configuration errors (credentials, permissions, a missing
+// project or logstore); no for a body SLS refused, which it always will.
+func spoolable(err error) bool {
+	var pe *PutLogsError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Status {
+	case 0, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return pe.Retryable
+}
+
+// replaySpool hands the spooled files, oldest first, to the posters, until
+// they are done or the Writer stops.
+func (w *Writer) replaySpool(names []string) {
+	for _, name := range names {
+		b, err := w.spool.load(name)
+		var corrupt errCorrupt
+		switch {
+		case errors.As(err, &corrupt):
+			w.spool.quarantine(name)
+			w.onError(fmt.Errorf("zapsls: spool %s: %s: %v; moved to %s", w.spool.dir, name, err, corruptDir))
+			continue
+		case err != nil:
+			w.onError(fmt.Errorf("zapsls: spool %s: %s: %v", w.spool.dir, name, err))
+			continue
+		case b == nil: // another project's or logstore's
+			continue
+		}
+		select {
+		case w.work <- b:
+		case <-w.stop:
+			putBody(b.body)
+			return
+		}
+	}
+}
+
+// resolveReplay deletes a delivered spool file. A failed one stays for the
+// next Writer, unless SLS refused its body, which it always will.
+func (w *Writer) resolveReplay(b *batch, err error) {
+	putBody(b.body)
+	b.body = nil
+	if err == nil {
+		w.spool.remove(b.spoolFile)
+		w.stats.replayed.Add(uint64(b.count))
+		return
+	}
+	if !spoolable(err) {
+		w.spool.quarantine(b.spoolFile)
+		err = fmt.Errorf("zapsls: spool %s: %s refused by SLS, moved to %s: %w", w.spool.dir, b.spoolFile, corruptDir, err)
+	} else {
+		err = fmt.Errorf("zapsls: spool %s: %s not delivered, kept: %w", w.spool.dir, b.spoolFile, err)
+	}
+	w.mu.Lock()
+	w.noteErrorLocked(err)
+	w.mu.Unlock()
+	w.onError(err)
 }
 
 // packIDTagMax bounds the encoded __pack_id__ LogTag: 16 hex digits, a dash,

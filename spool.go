@@ -1,0 +1,295 @@
+package zapsls
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The spool keeps batches that could not be delivered (Close's deadline
+// passed, the retry budget ran out, or SLS refused the credentials or the
+// logstore) in SpoolDir, compressed, one file each, so that the next Writer
+// opening the directory delivers them.
+//
+// A file is written to a temporary name, fsynced, renamed into place and
+// the directory fsynced, so a crash leaves either a whole file or none. Its
+// name starts with the time it was written, so names sort oldest first:
+//
+//	{unix nanoseconds, 20 digits}-{pack id}-{entries}.batch
+//
+// Layout: "ZSLSPOOL", a big-endian uint32 length and that much JSON
+// metadata, the CRC-32 (IEEE) of the body as a uint32, the body's length as
+// a uint64, and the body: the compressed LogGroup exactly as it was posted.
+//
+// Replaying takes an exclusive lock on SpoolDir/.lock for the Writer's life,
+// so two processes never replay the same file; a Writer that cannot take it
+// spools but leaves replay to the holder, or to the next Writer to open the
+// directory. Files that cannot be read are moved to SpoolDir/corrupt and
+// reported, never replayed.
+type spool struct {
+	dir      string
+	maxBytes int64
+	project  string
+	logstore string
+	lock     *os.File // held while this Writer may replay; nil if another has it
+
+	mu    sync.Mutex
+	bytes int64 // size of the *.batch files in dir
+}
+
+const (
+	spoolMagic   = "ZSLSPOOL"
+	spoolSuffix  = ".batch"
+	corruptDir   = "corrupt"
+	spoolVersion = 1
+)
+
+// DefaultSpoolMaxBytes bounds SpoolDir when Config.SpoolMaxBytes is 0.
+const DefaultSpoolMaxBytes = 1 << 30
+
+type spoolMeta struct {
+	Version     int    `json:"v"`
+	Project     string `json:"project"`
+	Logstore    string `json:"logstore"`
+	Compression string `json:"compression"`
+	RawSize     int    `json:"rawSize"`
+	Count       int    `json:"count"`
+	PackID      string `json:"packId"`
+	Created     int64  `json:"created"`
+}
+
+func openSpool(cfg Config) (*spool, error) {
+	if err := os.MkdirAll(filepath.Join(cfg.SpoolDir, corruptDir), 0o700); err != nil {
+		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
+	}
+	s := &spool{dir: cfg.SpoolDir, maxBytes: int64(cfg.SpoolMaxBytes), project: cfg.Project, logstore: cfg.Logstore}
+	lock, err := lockDir(filepath.Join(cfg.SpoolDir, ".lock"))
+	if err != nil && !errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
+	}
+	s.lock = lock
+	names, err := s.list()
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
+	}
+	for _, n := range names {
+		if fi, err := os.Stat(filepath.Join(s.dir, n)); err == nil {
+			s.bytes += fi.Size()
+		}
+	}
+	return s, nil
+}
+
+func (s *spool) close() {
+	if s.lock != nil {
+		unlockDir(s.lock)
+		s.lock = nil
+	}
+}
+
+// list returns the spool files, oldest first.
+func (s *spool) list() ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), spoolSuffix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// entriesIn reads the entry count from a spool file's name.
+func entriesIn(name string) int {
+	name = strings.TrimSuffix(name, spoolSuffix)
+	n, _ := strconv.Atoi(name[strings.LastIndexByte(name, '-')+1:])
+	return n
+}
+
+// save writes b to the spool. evicted is the number of entries in older
+// files deleted to stay within maxBytes.
+func (s *spool) save(b *batch) (evicted int, err error) {
+	meta, _ := json.Marshal(spoolMeta{
+		Version: spoolVersion, Project: s.project, Logstore: s.logstore, Compression: b.compression,
+		RawSize: b.rawSize, Count: b.count, PackID: b.packID, Created: time.Now().UnixNano(),
+	})
+	var hdr []byte
+	hdr = append(hdr, spoolMagic...)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(meta)))
+	hdr = append(hdr, meta...)
+	hdr = binary.BigEndian.AppendUint32(hdr, crc32.ChecksumIEEE(b.body))
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(len(b.body)))
+	size := int64(len(hdr) + len(b.body))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if size > s.maxBytes {
+		return 0, fmt.Errorf("batch of %d bytes exceeds SpoolMaxBytes", size)
+	}
+	for s.bytes+size > s.maxBytes {
+		n, freed, err := s.evictOldestLocked()
+		if err != nil {
+			return evicted, err
+		}
+		evicted += n
+		if freed == 0 {
+			break
+		}
+	}
+
+	name := fmt.Sprintf("%020d-%s-%d%s", time.Now().UnixNano(), b.packID, b.count, spoolSuffix)
+	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
+	if err != nil {
+		return evicted, err
+	}
+	_, err = tmp.Write(hdr)
+	if err == nil {
+		_, err = tmp.Write(b.body)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(s.dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return evicted, err
+	}
+	syncDir(s.dir)
+	s.bytes += size
+	return evicted, nil
+}
+
+func (s *spool) evictOldestLocked() (entries int, freed int64, err error) {
+	names, err := s.list()
+	if err != nil || len(names) == 0 {
+		return 0, 0, err
+	}
+	path := filepath.Join(s.dir, names[0])
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.Remove(path); err != nil {
+		return 0, 0, err
+	}
+	s.bytes -= fi.Size()
+	return entriesIn(names[0]), fi.Size(), nil
+}
+
+// load reads a spool file back into a batch. A file that belongs to another
+// project or logstore returns (nil, nil): it is left for its own Writer.
+func (s *spool) load(name string) (*batch, error) {
+	f, err := os.Open(filepath.Join(s.dir, name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var fixed [len(spoolMagic) + 4]byte
+	if _, err := io.ReadFull(f, fixed[:]); err != nil || string(fixed[:len(spoolMagic)]) != spoolMagic {
+		return nil, errCorrupt("bad header")
+	}
+	metaLen := binary.BigEndian.Uint32(fixed[len(spoolMagic):])
+	if metaLen > 64<<10 {
+		return nil, errCorrupt("bad metadata length")
+	}
+	metaBytes := make([]byte, metaLen)
+	if _, err := io.ReadFull(f, metaBytes); err != nil {
+		return nil, errCorrupt("truncated metadata")
+	}
+	var meta spoolMeta
+	if err := json.Unmarshal(metaBytes, &meta); err != nil || meta.Version != spoolVersion {
+		return nil, errCorrupt("bad metadata")
+	}
+	if meta.Project != s.project || meta.Logstore != s.logstore {
+		return nil, nil
+	}
+	var sums [12]byte
+	if _, err := io.ReadFull(f, sums[:]); err != nil {
+		return nil, errCorrupt("truncated header")
+	}
+	crc, bodyLen := binary.BigEndian.Uint32(sums[:4]), binary.BigEndian.Uint64(sums[4:])
+	if bodyLen > MaxMaxBatchBytes*2 {
+		return nil, errCorrupt("bad body length")
+	}
+	body := getBody(int(bodyLen))[:bodyLen]
+	if _, err := io.ReadFull(f, body); err != nil {
+		putBody(body)
+		return nil, errCorrupt("truncated body")
+	}
+	if n, _ := f.Read(sums[:1]); n != 0 || crc32.ChecksumIEEE(body) != crc {
+		putBody(body)
+		return nil, errCorrupt("checksum mismatch")
+	}
+	return &batch{
+		count: meta.Count, rawSize: meta.RawSize, body: body, packID: meta.PackID,
+		compression: meta.Compression, spoolFile: name,
+	}, nil
+}
+
+type errCorrupt string
+
+func (e errCorrupt) Error() string { return "corrupt spool file: " + string(e) }
+
+// remove deletes a replayed file.
+func (s *spool) remove(name string) {
+	path := filepath.Join(s.dir, name)
+	fi, err := os.Stat(path)
+	if err == nil && os.Remove(path) == nil {
+		s.mu.Lock()
+		s.bytes -= fi.Size()
+		s.mu.Unlock()
+		syncDir(s.dir)
+	}
+}
+
+// quarantine moves an unreadable file to SpoolDir/corrupt.
+func (s *spool) quarantine(name string) {
+	path := filepath.Join(s.dir, name)
+	fi, err := os.Stat(path)
+	if err == nil && os.Rename(path, filepath.Join(s.dir, corruptDir, name)) == nil {
+		s.mu.Lock()
+		s.bytes -= fi.Size()
+		s.mu.Unlock()
+	}
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// SpoolError describes entries that were not delivered but are kept in
+// SpoolDir, for the next Writer that opens it to deliver.
+type SpoolError struct {
+	Entries int
+	Dir     string
+	Cause   error // why the batch was not delivered
+}
+
+func (e *SpoolError) Error() string {
+	return fmt.Sprintf("zapsls: %d entries kept in spool %s for the next writer: %v", e.Entries, e.Dir, strings.TrimPrefix(e.Cause.Error(), "zapsls: "))
+}
+
+func (e *SpoolError) Unwrap() error { return e.Cause }
