@@ -101,7 +101,7 @@ func validateLog(b []byte) error {
 		}
 	}
 	if !hasTime {
-		return errors.New("Log has no Time")
+		return errors.New("no Log.Time")
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func validateContent(b []byte) error {
 	}
 	switch {
 	case !haveKey || !haveValue:
-		return errors.New("Content without key or value")
+		return errors.New("content without key or value")
 	case len(key) == 0 || len(key) > MaxKeyBytes:
 		return fmt.Errorf("content key of %d bytes", len(key))
 	case !utf8.Valid(key) || !utf8.Valid(value):

@@ -166,7 +166,8 @@ func TestSDKProducer(t *testing.T) {
 	cfg.LingerMs = 100
 	cfg.Logger = kitlog.NewNopLogger()
 	cfg.DisableRuntimeMetrics = true
-	p := producer.InitProducer(cfg)
+	p, err := producer.NewProducer(cfg)
+	require.NoError(t, err)
 	p.Start()
 	now := uint32(time.Now().Unix())
 	for i := range 5 {

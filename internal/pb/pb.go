@@ -14,7 +14,7 @@ import "encoding/binary"
 
 // Field tags (field number << 3 | wire type) used by zapsls.
 const (
-	TagLogTime     = 1<<3 | 0 // Log.Time, varint
+	TagLogTime     = 1 << 3   // Log.Time, varint (wire type 0)
 	TagLogContent  = 2<<3 | 2 // Log.Contents, length-delimited
 	TagLogTimeNs   = 4<<3 | 5 // Log.TimeNs, fixed32
 	TagKey         = 1<<3 | 2 // Content.Key / LogTag.Key
@@ -28,10 +28,10 @@ const (
 	// (field 15, varint) after a framed Log to tell the Writer how many keys
 	// or values it had to repair. Protobuf decoders skip unknown fields, and
 	// the Writer strips it before anything is sent.
-	TagRepairs = 15<<3 | 0
+	TagRepairs = 15 << 3
 )
 
-// MaxVarintLen is the longest varint that encodes a 32-bit length.
+// MaxVarintLen32 is the longest varint that encodes a 32-bit length.
 const MaxVarintLen32 = 5
 
 // AppendVarint appends v as a protobuf varint.
