@@ -335,7 +335,20 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 	} else {
 		e.Message = strings.TrimSpace(string(body[:min(len(body), 200)]))
 	}
+	e.Message = scrub(e.Message, creds)
 	return e
+}
+
+// scrub removes credentials from text that came from the service: an SLS
+// error message may quote the access key id, and nothing zapsls reports
+// may carry a credential.
+func scrub(text string, c sls.Credentials) string {
+	for _, secret := range []string{c.AccessKeySecret, c.SecurityToken, c.AccessKeyID} {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "***")
+		}
+	}
+	return text
 }
 
 // networkError describes err without the request URL that net/http puts in

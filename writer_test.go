@@ -582,3 +582,19 @@ func TestStatsStringHasNoSecret(t *testing.T) {
 		assert.NotContains(t, s, "t0k3n")
 	}
 }
+
+func TestWriterScrubsCredentialsFromServiceMessages(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, errs := newTestWriter(t, srv, nil)
+	srv.FailNext(1, slstest.Fault{Status: 401, Code: "Unauthorized",
+		Message: "AccessKeyId " + slstest.DefaultAccessKeyID + " is disabled; secret " + slstest.DefaultAccessKeySecret})
+	_, err := w.Write([]byte(`{"msg":"x"}`))
+	require.NoError(t, err)
+	err = w.Sync()
+	require.Error(t, err)
+	for _, text := range []string{err.Error(), errs.text(), w.Stats().LastError} {
+		assert.Contains(t, text, "AccessKeyId *** is disabled")
+		assert.NotContains(t, text, slstest.DefaultAccessKeySecret)
+	}
+}
