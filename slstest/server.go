@@ -120,6 +120,8 @@ type Server struct {
 	changed      chan struct{} // closed and replaced whenever logs change
 	faults       faultState
 	respOverride *responseOverride
+
+	idx indexState // the index endpoints (index.go), with their own lock
 }
 
 type credentials struct {
@@ -586,6 +588,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	id := s.newRequestID()
+	if s.serveIndex(w, r, id) {
+		return
+	}
 
 	rt, rerr := route(r)
 	if rerr != nil {
