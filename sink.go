@@ -120,9 +120,11 @@ func parseSize(v string) (int, error) {
 // maxInflight, blockTimeout, linger, requestTimeout, retryTimeout,
 // syncTimeout, closeTimeout (durations: 200ms, 5s). Each has the meaning of
 // the Config field of that name. An unknown or malformed parameter is an
-// error naming it. Credentials come from the ALIBABA_CLOUD_* environment,
-// or from the URL's user info (sls://AK:SECRET@host/...), which no error or
-// log ever echoes.
+// error naming it; values are checked by NewWriter, whose errors the sink
+// reports under the parameter's name. Credentials may be given as the URL's
+// user info (sls://AK:SECRET@host/...), which no error or log of zapsls
+// ever echoes; without them NewWriter reads the ALIBABA_CLOUD_*
+// environment.
 func ConfigFromURL(rawURL string) (Config, error) {
 	var c Config
 	u, err := url.Parse(rawURL)
@@ -191,6 +193,31 @@ func ConfigFromURL(rawURL string) (Config, error) {
 	return c, nil
 }
 
+// inURLTerms rewrites NewWriter's "Config.Field: problem" as the URL part
+// that set the field, so that the message names what the user wrote.
+func inURLTerms(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "zapsls: ")
+	field, problem, ok := strings.Cut(strings.TrimPrefix(msg, "Config."), ": ")
+	if !ok || !strings.HasPrefix(msg, "Config.") {
+		return msg
+	}
+	switch field {
+	case "Endpoint":
+		return "endpoint host: " + problem
+	case "Project", "Logstore":
+		return "path /PROJECT/LOGSTORE: " + strings.ToLower(field) + " " + problem
+	case "AccessKeyID", "AccessKeySecret":
+		return problem + " (or put them in the URL's user info)"
+	case "Tags":
+		return "tag.KEY parameters: " + problem
+	case "Compression":
+		return "parameter compress: " + problem
+	case "SpoolDir":
+		return "parameter spool: " + problem
+	}
+	return "parameter " + strings.ToLower(field[:1]) + field[1:] + ": " + problem
+}
+
 // redactedURL prints u without user info.
 func redactedURL(u *url.URL) string {
 	cp := *u
@@ -238,7 +265,7 @@ func openSink(u *url.URL) (zap.Sink, error) {
 	}
 	w, err := NewWriter(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("zapsls: sink URL %s: %w", redactedURL(u), err)
+		return nil, fmt.Errorf("zapsls: sink URL %s: %s", redactedURL(u), inURLTerms(err))
 	}
 	s := &sharedSink{Writer: w, key: key, refs: 1}
 	sinks.byURL[key] = s

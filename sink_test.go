@@ -124,10 +124,12 @@ func TestSinkURLErrors(t *testing.T) {
 		{"sls://host/proj/store?bufferBytes=lots", "parameter bufferBytes: want a size"},
 		{"sls://host/proj/store?maxBatchCount=x", "parameter maxBatchCount: want an integer"},
 		{"sls://host/proj/store?protocol=ftp", "parameter protocol"},
-		{"sls://host/proj/store?compress=gzip", "Config.Compression"},
+		{"sls://host/proj/store?compress=gzip", `parameter compress: "gzip": want lz4, zstd or none`},
+		{"sls://host/proj/store?maxInflight=100", "parameter maxInflight: 100: want 1 to 64"},
+		{"sls://host/proj/store?signatureVersion=v4", "parameter region: required"},
 		{"sls://host/proj/store?topic=a&topic=b", `"topic" given 2 times`},
 		{"sls://host/proj/store?tag.=x", "empty tag key"},
-		{"sls://host/Proj/store", "Config.Project"},
+		{"sls://host/Proj/store", "path /PROJECT/LOGSTORE: project \"Proj\""},
 	} {
 		cfg := zap.NewProductionConfig()
 		cfg.OutputPaths = []string{tc.url}
