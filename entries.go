@@ -10,18 +10,29 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.uber.org/multierr"
+
 	"github.com/zapsls/zapsls/internal/pb"
 )
 
 // forEachEntry splits what Writer.Write received into framed Logs and calls
 // fn for each. p holds either framed Logs as the zapsls Encoder writes them
 // (each optionally followed by its repair count), or JSON objects, one per
-// line, which are converted. It returns an error for the first part it
-// cannot use; the entries before it have been passed to fn.
+// line, which are converted. A part it cannot use (a bad JSON line, a Log
+// SLS would refuse) is skipped and the entries after it are still passed to
+// fn; the returned error has one error per skipped part (multierr.Errors
+// lists them). Only after a broken frame (a bad tag or length) can nothing
+// further be found: the rest of p is that one bad part. So is all of p when
+// it starts like neither (binary that is not a frame, say).
 func forEachEntry(p []byte, fn func(frame []byte, repairs int)) error {
 	if len(p) > 0 && p[0] == pb.TagGroupLog {
 		return forEachFrame(p, fn)
 	}
+	if rest := bytes.TrimLeft(p, " \t\r\n"); len(rest) > 0 && rest[0] != '{' {
+		first, _, _ := bytes.Cut(rest, []byte("\n"))
+		return fmt.Errorf("invalid entry: want a framed SLS Log or a JSON object, got %q", clip(bytes.TrimSpace(first)))
+	}
+	var errs error
 	for len(p) > 0 {
 		line := p
 		if i := bytes.IndexByte(p, '\n'); i >= 0 {
@@ -34,38 +45,40 @@ func forEachEntry(p []byte, fn func(frame []byte, repairs int)) error {
 			continue
 		}
 		if err := jsonLineToLog(line, fn); err != nil {
-			return err
+			errs = multierr.Append(errs, err)
 		}
 	}
-	return nil
+	return errs
 }
 
 func forEachFrame(p []byte, fn func(frame []byte, repairs int)) error {
+	var errs error
 	for len(p) > 0 {
 		if p[0] != pb.TagGroupLog {
-			return fmt.Errorf("invalid entry: unexpected protobuf tag 0x%02x where a framed Log belongs", p[0])
+			return multierr.Append(errs, fmt.Errorf("invalid entry: unexpected protobuf tag 0x%02x where a framed Log belongs", p[0]))
 		}
 		size, n := pb.ConsumeVarint(p[1:])
 		if n == 0 || size > uint64(len(p)-1-n) {
-			return errors.New("invalid entry: truncated Log frame")
+			return multierr.Append(errs, errors.New("invalid entry: truncated Log frame"))
 		}
 		end := 1 + n + int(size)
 		frame := p[:end]
-		if err := validateLog(frame[1+n:]); err != nil {
-			return fmt.Errorf("invalid entry: %w", err)
-		}
 		p = p[end:]
 		repairs := 0
 		if len(p) > 0 && p[0] == pb.TagRepairs {
 			v, m := pb.ConsumeVarint(p[1:])
 			if m == 0 {
-				return errors.New("invalid entry: truncated repair count")
+				return multierr.Append(errs, errors.New("invalid entry: truncated repair count"))
 			}
 			repairs, p = int(v), p[1+m:]
 		}
+		if err := validateLog(frame[1+n:]); err != nil {
+			errs = multierr.Append(errs, fmt.Errorf("invalid entry: %w", err))
+			continue // well framed: the next frame is still found
+		}
 		fn(frame, repairs)
 	}
-	return nil
+	return errs
 }
 
 // validateLog checks that a Log from outside the Encoder is one SLS will
@@ -166,6 +179,11 @@ func jsonLineToLog(line []byte, fn func(frame []byte, repairs int)) error {
 	e := getEncoder(jsonConf)
 	defer putEncoder(e)
 	e.begin(now)
+	if !utf8.Valid(line) {
+		// encoding/json replaces invalid bytes with U+FFFD as it decodes:
+		// a repair, counted as the Encoder counts its own.
+		e.repairs++
+	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {

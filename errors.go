@@ -25,6 +25,7 @@ type PutLogsError struct {
 	Retryable bool
 
 	hadToken bool // the attempt carried a security token
+	badCert  bool // the endpoint's TLS certificate did not verify
 }
 
 func (e *PutLogsError) Error() string {
@@ -102,7 +103,9 @@ func (e *NotDeliveredError) Error() string {
 func (e *NotDeliveredError) Unwrap() []error { return e.Causes }
 
 // maxCauses bounds NotDeliveredError.Causes; further causes of a kind not
-// seen yet are added to the last one's count.
+// seen yet are added to the count of the last cause of the same type
+// (PutLogsError, DropError or SpoolError), so that the causes still add up
+// to the entries. There are at most maxCauses+2 causes.
 const maxCauses = 8
 
 // addCause merges err into causes by kind: PutLogsErrors by code and status,
@@ -127,6 +130,27 @@ func addCause(causes []error, err error) []error {
 			}
 		}
 	}
+	if len(causes) >= maxCauses {
+		for i := len(causes) - 1; i >= 0; i-- {
+			switch c := causes[i].(type) {
+			case *PutLogsError:
+				if e, ok := err.(*PutLogsError); ok {
+					c.Entries += e.Entries
+					return causes
+				}
+			case *DropError:
+				if e, ok := err.(*DropError); ok {
+					c.Entries += e.Entries
+					return causes
+				}
+			case *SpoolError:
+				if e, ok := err.(*SpoolError); ok {
+					c.Entries += e.Entries
+					return causes
+				}
+			}
+		}
+	}
 	switch e := err.(type) {
 	case *PutLogsError:
 		cp := *e
@@ -137,9 +161,10 @@ func addCause(causes []error, err error) []error {
 	case *SpoolError:
 		cp := *e
 		err = &cp
-	}
-	if len(causes) == maxCauses {
-		return causes
+	default:
+		if len(causes) >= maxCauses {
+			return causes
+		}
 	}
 	return append(causes, err)
 }

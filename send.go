@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -230,6 +232,12 @@ const (
 // errors, expired request time, and (a few times) 401s that carry a security
 // token; report everything else at once.
 func classify(e *PutLogsError) failureKind {
+	if e.badCert {
+		// Not a network hiccup: the endpoint is not who it says, or the
+		// client does not trust it. Retrying changes neither; report it
+		// at once (and spool, with a SpoolDir).
+		return permanent
+	}
 	switch e.Code {
 	case "WriteQuotaExceed", "ShardWriteQuotaExceed", "ProjectQuotaExceed":
 		return retryQuota
@@ -318,7 +326,7 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 	resp, err := w.client.Do(req)
 	w.stats.inflight.Add(-1)
 	if err != nil {
-		return &PutLogsError{Message: networkError(err)}
+		return &PutLogsError{Message: networkError(err), badCert: certificateError(err)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -349,6 +357,16 @@ func scrub(text string, c sls.Credentials) string {
 		}
 	}
 	return text
+}
+
+// certificateError reports whether err is a failed verification of the
+// endpoint's TLS certificate.
+func certificateError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // networkError describes err without the request URL that net/http puts in

@@ -177,12 +177,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		errs = multierr.Append(errs, w.enqueue(frame))
 	})
-	if parseErr != nil {
-		w.drop(1, parseErr.Error())
-		errs = multierr.Append(errs, &DropError{Entries: 1, Reason: parseErr.Error()})
+	for _, bad := range multierr.Errors(parseErr) { // one per unusable part
+		w.drop(1, bad.Error())
+		errs = multierr.Append(errs, &DropError{Entries: 1, Reason: bad.Error()})
 	}
 	return len(p), errs
 }
+
+// String describes the Writer by its destination. It exists so that
+// printing a Writer (%v, %+v) never prints the credentials in its Config.
+func (w *Writer) String() string {
+	return fmt.Sprintf("zapsls.Writer{%s://%s/%s/%s}", w.ep.scheme, w.ep.host, w.cfg.Project, w.cfg.Logstore)
+}
+
+// GoString is String, for %#v.
+func (w *Writer) GoString() string { return w.String() }
 
 // enqueue copies one framed Log into the ring: the only copy of an entry on
 // the caller's goroutine.
