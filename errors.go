@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -23,6 +24,9 @@ type PutLogsError struct {
 	// (the batch failed because its retry budget ran out) or not (bad
 	// credentials, missing project or logstore, invalid body).
 	Retryable bool
+	// Pending marks a batch still being retried when Sync or Close stopped
+	// waiting: this is its last failure so far, not its fate.
+	Pending bool
 
 	hadToken bool // the attempt carried a security token
 	badCert  bool // the endpoint's TLS certificate did not verify
@@ -46,11 +50,28 @@ func (e *PutLogsError) Error() string {
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
 	}
-	if e.Retryable {
+	switch {
+	case e.Pending:
+		b.WriteString(", still retrying")
+	case e.Retryable:
 		b.WriteString(", retry budget exhausted")
 	}
 	return b.String()
 }
+
+// RetryError is what OnError receives for each failed attempt that will be
+// retried: informational, since the batch is not lost (yet). A handler that
+// only wants losses can skip it with errors.As.
+type RetryError struct {
+	Delay time.Duration // until the next attempt
+	Err   *PutLogsError // the attempt's failure
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("zapsls: retrying in %v: %s", e.Delay.Round(time.Millisecond), strings.TrimPrefix(e.Err.Error(), "zapsls: "))
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
 
 // DropError reports entries that never entered the buffer.
 type DropError struct {
@@ -114,7 +135,7 @@ func addCause(causes []error, err error) []error {
 	for _, c := range causes {
 		switch c := c.(type) {
 		case *PutLogsError:
-			if e, ok := err.(*PutLogsError); ok && e.Code == c.Code && e.Status == c.Status && e.Retryable == c.Retryable {
+			if e, ok := err.(*PutLogsError); ok && e.Code == c.Code && e.Status == c.Status && e.Retryable == c.Retryable && e.Pending == c.Pending {
 				c.Entries += e.Entries
 				return causes
 			}
@@ -185,5 +206,5 @@ func causeEntries(err error) int {
 func sameCause(a, b error) bool {
 	x, ok1 := a.(*PutLogsError)
 	y, ok2 := b.(*PutLogsError)
-	return ok1 && ok2 && x.Code == y.Code && x.Status == y.Status && x.Retryable == y.Retryable
+	return ok1 && ok2 && x.Code == y.Code && x.Status == y.Status && x.Retryable == y.Retryable && x.Pending == y.Pending
 }

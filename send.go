@@ -170,7 +170,7 @@ func (w *Writer) runPoster() {
 func (w *Writer) post(b *batch) error {
 	began := time.Now()
 	var last *PutLogsError
-	authRetries := 0
+	var authSince time.Time // first 401 that may be an expired token
 	for attempt := 1; ; attempt++ {
 		if w.abortCtx.Err() != nil {
 			return w.giveUp(b, last, attempt-1, "writer closed before delivery")
@@ -184,8 +184,10 @@ func (w *Writer) post(b *batch) error {
 		kind := classify(res)
 		if kind == retryAuth {
 			// A 401 with temporary credentials may be an expired token:
-			// the provider gets a few chances to refresh it.
-			if authRetries++; authRetries > 3 {
+			// the provider has authGrace to hand out a fresh one.
+			if authSince.IsZero() {
+				authSince = time.Now()
+			} else if time.Since(authSince) > authGrace {
 				kind = permanent
 			}
 		}
@@ -200,9 +202,10 @@ func (w *Writer) post(b *batch) error {
 		}
 		w.stats.retries.Add(1)
 		w.mu.Lock()
+		b.lastErr = res
 		w.noteErrorLocked(res)
 		w.mu.Unlock()
-		w.onError(fmt.Errorf("zapsls: retrying in %v: %w", delay.Round(time.Millisecond), res))
+		w.onError(&RetryError{Delay: delay, Err: res})
 		select {
 		case <-time.After(delay):
 		case <-w.abortCtx.Done():
@@ -217,6 +220,11 @@ func (w *Writer) giveUp(b *batch, last *PutLogsError, attempts int, why string) 
 	last.Message += "; " + why
 	return last
 }
+
+// authGrace is how long 401s that carry a security token are retried, from
+// the first: time for a credentials provider to notice an expired token and
+// fetch a new one.
+const authGrace = 10 * time.Second
 
 type failureKind int
 

@@ -78,6 +78,9 @@ func openSpool(cfg Config) (*spool, error) {
 		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
 	}
 	s.lock = lock
+	if s.lock != nil {
+		s.removeStaleTemps()
+	}
 	names, err := s.list()
 	if err != nil {
 		s.close()
@@ -95,6 +98,18 @@ func (s *spool) close() {
 	if s.lock != nil {
 		unlockDir(s.lock)
 		s.lock = nil
+	}
+}
+
+// removeStaleTemps deletes temporary files that a crash left behind in the
+// middle of a save. A live save holds its temporary file for milliseconds;
+// an hour-old one is abandoned.
+func (s *spool) removeStaleTemps() {
+	temps, _ := filepath.Glob(filepath.Join(s.dir, ".tmp-*"))
+	for _, t := range temps {
+		if fi, err := os.Stat(t); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(t)
+		}
 	}
 }
 

@@ -192,3 +192,19 @@ func TestSpoolLockOneReplayer(t *testing.T) {
 	w3, _ := newTestWriter(t, srv, func(c *Config) { c.SpoolDir = dir })
 	assert.NotNil(t, w3.spool.lock, "released at Close")
 }
+
+func TestSpoolRemovesAbandonedTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, ".tmp-123")
+	fresh := filepath.Join(dir, ".tmp-456")
+	require.NoError(t, os.WriteFile(old, []byte("half a batch"), 0o600))
+	require.NoError(t, os.WriteFile(fresh, []byte("being written"), 0o600))
+	long := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(old, long, long))
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.SpoolDir = dir })
+	require.NoError(t, w.Close())
+	assert.NoFileExists(t, old)
+	assert.FileExists(t, fresh, "another writer may be saving it now")
+}

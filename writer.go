@@ -288,17 +288,10 @@ func (w *Writer) flush(deadline time.Time) error {
 		w.mu.Lock()
 		if w.resolvedLocked() >= target || timedOut {
 			err := w.takeFailuresLocked(target)
-			w.mu.Unlock()
 			if timedOut {
-				pending := int(enqueued) - int(w.stats.delivered.Load()+w.stats.failed.Load()+w.stats.spooled.Load())
-				if pending > 0 {
-					if err == nil {
-						err = &NotDeliveredError{}
-					}
-					err.Pending = pending
-					err.Entries += pending
-				}
+				err = w.addPendingLocked(err, target, enqueued)
 			}
+			w.mu.Unlock()
 			if err == nil {
 				return nil
 			}
@@ -312,6 +305,29 @@ func (w *Writer) flush(deadline time.Time) error {
 			timedOut = true
 		}
 	}
+}
+
+// addPendingLocked adds to err the entries still undecided when a flush to
+// target timed out, with the last failure of each batch still retrying, so
+// that the error says why. enqueued is Stats.Enqueued when the flush began.
+func (w *Writer) addPendingLocked(err *NotDeliveredError, target, enqueued uint64) *NotDeliveredError {
+	pending := int(enqueued) - int(w.stats.delivered.Load()+w.stats.failed.Load()+w.stats.spooled.Load())
+	if pending <= 0 {
+		return err
+	}
+	if err == nil {
+		err = &NotDeliveredError{}
+	}
+	err.Pending = pending
+	err.Entries += pending
+	for _, b := range w.inflight {
+		if b.start < target && b.lastErr != nil {
+			cause := *b.lastErr
+			cause.Entries, cause.Pending = b.count, true
+			err.Causes = addCause(err.Causes, &cause)
+		}
+	}
+	return err
 }
 
 // resolvedLocked is the ring position before which every entry is delivered
@@ -442,7 +458,8 @@ type batch struct {
 	body        []byte // compressed LogGroup, from bodyPool
 	packID      string
 	compression string
-	spoolFile   string // set when replayed from the spool
+	spoolFile   string        // set when replayed from the spool
+	lastErr     *PutLogsError // its last failed attempt while it retries; under Writer.mu
 }
 
 // runSender is the sender goroutine: it moves entries from the ring into

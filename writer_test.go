@@ -598,3 +598,32 @@ func TestWriterScrubsCredentialsFromServiceMessages(t *testing.T) {
 		assert.NotContains(t, text, slstest.DefaultAccessKeySecret)
 	}
 }
+
+func TestWriterSyncTimeoutSaysWhy(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	srv.RefuseConnections()
+	w, errs := newTestWriter(t, srv, func(c *Config) {
+		c.SyncTimeout = 500 * time.Millisecond
+		c.CloseTimeout = 200 * time.Millisecond
+	})
+	logN(newTestLogger(w), "p", 10)
+	err := w.Sync()
+	var nd *NotDeliveredError
+	require.ErrorAs(t, err, &nd)
+	assert.Equal(t, 10, nd.Pending)
+	assert.Equal(t, 10, nd.Entries)
+	var pe *PutLogsError
+	require.ErrorAs(t, err, &pe, "the last failure of the batch still retrying")
+	assert.True(t, pe.Pending)
+	assert.Contains(t, err.Error(), "refused")
+	assert.Contains(t, err.Error(), "still retrying")
+
+	// OnError saw the retries as RetryErrors, without a doubled prefix.
+	errs.mu.Lock()
+	var re *RetryError
+	require.ErrorAs(t, errs.errs[0], &re)
+	errs.mu.Unlock()
+	assert.NotContains(t, re.Error(), "zapsls: PutLogs")
+	assert.Positive(t, re.Delay)
+}
