@@ -40,8 +40,9 @@ const (
 
 // Full-buffer policies for Config.OnFull.
 const (
-	// OnFullBlock makes Write wait up to BlockTimeout for space, then drop
-	// the entry (counted in Stats.Dropped and reported).
+	// OnFullBlock makes Write wait for space while the sender makes
+	// progress, and drop the entry (counted in Stats.Dropped and reported)
+	// when BlockTimeout passes without the sender freeing any.
 	OnFullBlock = "block"
 	// OnFullDrop drops the newest entry at once.
 	OnFullDrop = "drop"
@@ -93,7 +94,9 @@ type Config struct {
 	// it must be at least twice MaxBatchBytes.
 	BufferBytes int `json:"bufferBytes" yaml:"bufferBytes"`
 	// OnFull is what Write does when the ring is full: "block" (default)
-	// waits up to BlockTimeout, then drops; "drop" drops at once.
+	// waits for space, and drops only when BlockTimeout passes without the
+	// sender freeing any (a stalled sender, not a busy one); "drop" drops
+	// at once.
 	OnFull       string        `json:"onFull" yaml:"onFull"`
 	BlockTimeout time.Duration `json:"blockTimeout" yaml:"blockTimeout"`
 

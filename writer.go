@@ -168,7 +168,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 // writes them, or JSON objects, one per line. It copies p; the caller keeps
 // it. An invalid or oversize entry is dropped and reported in the returned
 // error, and the other entries in p are still written. With OnFull "block",
-// Write may wait up to BlockTimeout for buffer space.
+// Write may wait for buffer space; see Config.OnFull.
 func (w *Writer) Write(p []byte) (int, error) {
 	var errs error
 	parseErr := forEachEntry(p, func(frame []byte, repairs int) {
