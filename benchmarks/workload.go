@@ -1,0 +1,91 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// sdkEntryBytes is the size of the Go SDK producer's benchmark log
+// (producer/PERFORMANCE_TEST.md): eight keys content_key_1..8 whose values
+// are "Nabcdefghijklmnopqrstuvwxyz!@#$%^&*()_0123456789-" and a per-entry
+// suffix, about 550 bytes of keys and values.
+const sdkEntryBytes = 550
+
+// variants is how many distinct values each key cycles through. They are
+// made before the measurement, so that the logging goroutines allocate
+// nothing themselves and every contender is handed the same strings.
+const variants = 256
+
+// message is the zap message of every entry. The SDK's test also varied
+// the topic (5 values) and source (10); here every entry has the same, since
+// a zapsls Writer's topic and source belong to the Writer, not the entry.
+const message = "sdk benchmark log"
+
+// workload is the entries the logging goroutines write: eight string
+// fields per entry.
+type workload struct {
+	keys   [8]string
+	values [variants][8]string
+	bytes  int // keys and values of one entry
+}
+
+// newWorkload returns entries of about size bytes of keys and values: for
+// sdkEntryBytes exactly the SDK's log; otherwise the same eight keys (or
+// k1..k8 when the values would be too short for them), with the SDK's
+// value pattern repeated or cut to fit and a 7-digit suffix.
+func newWorkload(size int) *workload {
+	w := &workload{}
+	perPair := size / 8
+	for k := range w.keys {
+		if size == sdkEntryBytes || perPair >= len("content_key_1")+12 {
+			w.keys[k] = "content_key_" + strconv.Itoa(k+1)
+		} else {
+			w.keys[k] = "k" + strconv.Itoa(k+1)
+		}
+	}
+	for v := range w.values {
+		suffix := strconv.Itoa(1_000_000 + v*7919) // seven digits, as from millions of sends
+		for k, key := range w.keys {
+			pattern := strconv.Itoa(k+1) + "abcdefghijklmnopqrstuvwxyz!@#$%^&*()_0123456789-"
+			if size == sdkEntryBytes {
+				w.values[v][k] = pattern + suffix
+				continue
+			}
+			n := max(perPair-len(key)-len(suffix), 0)
+			body := strings.Repeat(pattern, n/len(pattern)+1)[:n]
+			w.values[v][k] = body + suffix
+		}
+	}
+	for k := range w.keys {
+		w.bytes += len(w.keys[k]) + len(w.values[0][k])
+	}
+	return w
+}
+
+// run logs n entries through logger from goroutines goroutines, and returns
+// when every log call has returned.
+func (w *workload) run(logger *zap.Logger, n, goroutines int) {
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		count := n / goroutines
+		if g < n%goroutines {
+			count++
+		}
+		wg.Add(1)
+		go func(g, count int) {
+			defer wg.Done()
+			fields := make([]zap.Field, len(w.keys)) // reused: no allocation per entry here
+			for i := 0; i < count; i++ {
+				vals := &w.values[(i+g*7)%variants]
+				for k := range fields {
+					fields[k] = zap.String(w.keys[k], vals[k])
+				}
+				logger.Info(message, fields...)
+			}
+		}(g, count)
+	}
+	wg.Wait()
+}
