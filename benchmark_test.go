@@ -41,31 +41,24 @@ package zapsls
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/aliyun/aliyun-log-go-sdk/producer"
-	kitlog "github.com/go-kit/kit/log"
-	kitlevel "github.com/go-kit/kit/log/level"
 	"go.uber.org/multierr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/zapsls/zapsls/internal/benchkit"
 	"github.com/zapsls/zapsls/slstest"
 )
 
@@ -276,20 +269,7 @@ func newBenchChildEndpoint(b *testing.B) *benchEndpoint {
 		b.Fatal("the slstest server process did not start")
 	}
 	e.endpoint = "http://" + addr
-	// As slstest.Server.Client: dial the server whatever host the URL names
-	// ("PROJECT.127.0.0.1:PORT").
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	e.client = &http.Client{
-		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, addr)
-			},
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		Timeout: time.Minute,
-	}
+	e.client = benchkit.DialingClient(addr)
 	return e
 }
 
@@ -524,102 +504,6 @@ func BenchmarkEncoder(b *testing.B) {
 // benchE2EGoroutines is the number of goroutines logging, as in design.md.
 const benchE2EGoroutines = 4
 
-// benchE2EVariants is how many distinct values each key cycles through.
-const benchE2EVariants = 256
-
-// benchE2ELog is the log of the SDK's producer/PERFORMANCE_TEST.md: eight
-// keys content_key_1..8 whose values are "Nabcdefghijklmnopqrstuvwxyz!@#$%^&*
-// ()_0123456789-" followed by a per-entry suffix, about 550 bytes of keys
-// and values. The values are made in advance, so that the logging
-// goroutines allocate nothing themselves.
-type benchE2ELog struct {
-	keys   [8]string
-	values [benchE2EVariants][8]string
-}
-
-func newBenchE2ELog() *benchE2ELog {
-	l := &benchE2ELog{}
-	for k := range l.keys {
-		l.keys[k] = "content_key_" + strconv.Itoa(k+1)
-	}
-	for v := range l.values {
-		suffix := 1_000_000 + v*7919 // seven digits, as from 10M sends a goroutine
-		for k := range l.keys {
-			l.values[v][k] = strconv.Itoa(k+1) + "abcdefghijklmnopqrstuvwxyz!@#$%^&*()_0123456789-" + strconv.Itoa(suffix)
-		}
-	}
-	return l
-}
-
-// run logs n entries through logger from benchE2EGoroutines goroutines and
-// waits for them.
-func (l *benchE2ELog) run(logger *zap.Logger, n int) {
-	var wg sync.WaitGroup
-	for g := 0; g < benchE2EGoroutines; g++ {
-		count := n / benchE2EGoroutines
-		if g < n%benchE2EGoroutines {
-			count++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fields := make([]zap.Field, len(l.keys))
-			for i := 0; i < count; i++ {
-				vals := &l.values[(i+g*benchE2EVariants/benchE2EGoroutines)%benchE2EVariants]
-				for k := range fields {
-					fields[k] = zap.String(l.keys[k], vals[k])
-				}
-				logger.Info("sdk benchmark log", fields...)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// benchSDKCore is a zap core in front of the SDK producer, written as
-// integrations commonly are: fields collected with a MapObjectEncoder,
-// values formatted with fmt.Sprint, one producer.GenerateLog and SendLog per
-// entry. The producer has no flush; its Sync does nothing.
-type benchSDKCore struct {
-	zapcore.LevelEnabler
-	p                                *producer.Producer
-	project, logstore, topic, source string
-	context                          []zapcore.Field
-}
-
-func (c *benchSDKCore) With(fields []zapcore.Field) zapcore.Core {
-	clone := *c
-	clone.context = append(append([]zapcore.Field(nil), c.context...), fields...)
-	return &clone
-}
-
-func (c *benchSDKCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(ent.Level) {
-		return ce.AddCore(ent, c)
-	}
-	return ce
-}
-
-func (c *benchSDKCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range c.context {
-		f.AddTo(enc)
-	}
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	m := make(map[string]string, len(enc.Fields)+2)
-	for k, v := range enc.Fields {
-		m[k] = fmt.Sprint(v)
-	}
-	m["level"] = ent.Level.String()
-	m["msg"] = ent.Message
-	return c.p.SendLog(c.project, c.logstore, c.topic, c.source,
-		producer.GenerateLog(uint32(ent.Time.Unix()), m))
-}
-
-func (c *benchSDKCore) Sync() error { return nil }
-
 // benchE2EEncoderConfig: level and message as contents, the time in
 // Log.Time for zapsls and the SDK, and as "ts" in the file.
 func benchE2EEncoderConfig(timeKey string) zapcore.EncoderConfig {
@@ -642,12 +526,12 @@ func benchCPUTime(b *testing.B) time.Duration {
 // delivered, logcalls/s until the last log call returned, and this
 // process's CPU time per entry (cpu-ns/entry; the slstest server runs in a
 // process of its own and is reported as server-cpu-ns/op).
-func benchE2E(b *testing.B, logger *zap.Logger, shape *benchE2ELog, deliver func()) {
+func benchE2E(b *testing.B, logger *zap.Logger, shape *benchkit.Workload, deliver func()) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := benchCPUTime(b)
 	start := time.Now()
-	shape.run(logger, b.N)
+	shape.Run(logger, b.N, benchE2EGoroutines)
 	logged := time.Since(start)
 	deliver()
 	elapsed := time.Since(start)
@@ -659,7 +543,7 @@ func benchE2E(b *testing.B, logger *zap.Logger, shape *benchE2ELog, deliver func
 }
 
 func BenchmarkEndToEnd(b *testing.B) {
-	shape := newBenchE2ELog()
+	shape := benchkit.NewWorkload(benchkit.SDKEntryBytes)
 
 	b.Run("zapsls", func(b *testing.B) {
 		e := newBenchChildEndpoint(b)
@@ -680,24 +564,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 	b.Run("sdk-producer", func(b *testing.B) {
 		e := newBenchChildEndpoint(b)
-		cfg := producer.GetDefaultProducerConfig()
-		cfg.Endpoint = e.endpoint
-		cfg.CredentialsProvider = sls.NewStaticCredentialsProvider(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret, "")
-		cfg.HTTPClient = e.client
-		// Its default logger prints INFO lines to stdout; keep warnings.
-		cfg.Logger = kitlevel.NewFilter(kitlog.NewLogfmtLogger(os.Stderr), kitlevel.AllowWarn())
-		// Without the once-a-minute status line: its goroutine calls
-		// WaitGroup.Add while SafeClose waits on the WaitGroup, a data race
-		// -race reports (producer.go, monitor.go of v0.1.127).
-		cfg.DisableRuntimeMetrics = true
-		p, err := producer.NewProducer(cfg)
+		p, err := benchkit.NewSDKProducer(e.endpoint, e.client, slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
 		if err != nil {
 			e.stop(b)
 			b.Fatal(err)
 		}
-		p.Start()
-		core := &benchSDKCore{LevelEnabler: zap.InfoLevel, p: p,
-			project: "bench-project", logstore: "bench-logstore", topic: "topic-0", source: "source-0"}
+		core := &benchkit.SDKCore{LevelEnabler: zap.InfoLevel, Producer: p,
+			Project: "bench-project", Logstore: "bench-logstore", Topic: "topic-0", Source: "source-0"}
 		// SafeClose waits for every send to finish (and first for the
 		// mover's linger sleep, up to 2s: the producer has no flush).
 		benchE2E(b, zap.New(core), shape, p.SafeClose)

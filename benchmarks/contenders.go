@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,14 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/aliyun/aliyun-log-go-sdk/producer"
-	kitlog "github.com/go-kit/kit/log"
-	kitlevel "github.com/go-kit/kit/log/level"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zapsls/zapsls"
+	"github.com/zapsls/zapsls/internal/benchkit"
 	"github.com/zapsls/zapsls/slstest"
 )
 
@@ -76,20 +71,7 @@ func newTarget(endpoint, control string) (t *target, stop func()) {
 		}, srv.Close
 	}
 	addr := strings.TrimPrefix(endpoint, "http://")
-	// As slstest.Server.Client: dial the server whatever host the URL
-	// names, since clients address it as "PROJECT.127.0.0.1:PORT".
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	client := &http.Client{
-		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, addr)
-			},
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		Timeout: time.Minute,
-	}
+	client := benchkit.DialingClient(addr)
 	controlClient := &http.Client{Timeout: 10 * time.Second}
 	return &target{
 		endpoint: endpoint,
@@ -181,70 +163,16 @@ func newZapsls(t *target, bufferBytes int) (*contender, error) {
 	}, nil
 }
 
-// sdkCore is a zap core in front of the SDK producer, written as
-// integrations commonly are: fields collected with a MapObjectEncoder,
-// values formatted with fmt.Sprint, one producer.GenerateLog and SendLog
-// per entry. The producer has no flush, so Sync does nothing.
-type sdkCore struct {
-	zapcore.LevelEnabler
-	p       *producer.Producer
-	context []zapcore.Field
-}
-
-func (c *sdkCore) With(fields []zapcore.Field) zapcore.Core {
-	clone := *c
-	clone.context = append(append([]zapcore.Field(nil), c.context...), fields...)
-	return &clone
-}
-
-func (c *sdkCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(ent.Level) {
-		return ce.AddCore(ent, c)
-	}
-	return ce
-}
-
-func (c *sdkCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range c.context {
-		f.AddTo(enc)
-	}
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	m := make(map[string]string, len(enc.Fields)+2)
-	for k, v := range enc.Fields {
-		m[k] = fmt.Sprint(v)
-	}
-	m["level"] = ent.Level.String()
-	m["msg"] = ent.Message
-	return c.p.SendLog(project, logstore, topic, source, producer.GenerateLog(uint32(ent.Time.Unix()), m))
-}
-
-func (c *sdkCore) Sync() error { return nil }
-
-// newSDKProducer: the SDK producer v0.1.127 with its default
-// configuration, behind sdkCore, except for logging: its default logger
-// prints INFO lines to stdout, where this tool writes its results, so it
-// logs warnings and errors to stderr instead.
+// newSDKProducer: the SDK producer v0.1.127 (benchkit.NewSDKProducer)
+// behind benchkit.SDKCore.
 func newSDKProducer(t *target) (*contender, error) {
-	cfg := producer.GetDefaultProducerConfig()
-	cfg.Endpoint = t.endpoint
-	cfg.CredentialsProvider = sls.NewStaticCredentialsProvider(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret, "")
-	cfg.HTTPClient = t.client
-	cfg.Logger = kitlevel.NewFilter(kitlog.NewLogfmtLogger(os.Stderr), kitlevel.AllowWarn())
-	// Without the once-a-minute status line, whose goroutine races with
-	// SafeClose (WaitGroup.Add against Wait, monitor.go of v0.1.127): it
-	// changes nothing else.
-	cfg.DisableRuntimeMetrics = true
-	p, err := producer.NewProducer(cfg)
+	p, err := benchkit.NewSDKProducer(t.endpoint, t.client, slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
 	if err != nil {
 		return nil, err
 	}
-	p.Start()
 	closed := false
 	return &contender{
-		logger: zap.New(&sdkCore{LevelEnabler: zap.InfoLevel, p: p}),
+		logger: zap.New(&benchkit.SDKCore{LevelEnabler: zap.InfoLevel, Producer: p, Project: project, Logstore: logstore, Topic: topic, Source: source}),
 		deliver: func(n int) error {
 			// No flush: SafeClose waits for every send to finish (after
 			// the mover's linger sleep, up to LingerMs), then the server

@@ -59,6 +59,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zapsls/zapsls/internal/benchkit"
 	"github.com/zapsls/zapsls/slstest"
 )
 
@@ -89,7 +90,7 @@ func main() {
 	flag.StringVar(&o.contender, "contender", "", "run one contender in this process and print one JSON line: "+strings.Join(contenders, ", "))
 	flag.IntVar(&o.n, "n", 200_000, "entries per run")
 	flag.IntVar(&o.goroutines, "goroutines", 4, "logging goroutines")
-	flag.IntVar(&o.size, "size", sdkEntryBytes, "bytes of keys and values per entry (550: the SDK's benchmark log)")
+	flag.IntVar(&o.size, "size", benchkit.SDKEntryBytes, "bytes of keys and values per entry (550: the SDK's benchmark log)")
 	flag.IntVar(&o.buffer, "buffer", 0, "zapsls Config.BufferBytes (0: its default)")
 	flag.StringVar(&o.endpoint, "endpoint", "", "slstest endpoint in another process (set by -all and -scaling); empty: start one in this process")
 	flag.StringVar(&o.control, "control", "", "address answering GET /count for -endpoint")
@@ -201,8 +202,8 @@ func measure(o options) (r result) {
 		}
 		return r
 	}
-	wl := newWorkload(o.size)
-	r.EntryBytes = wl.bytes
+	wl := benchkit.NewWorkload(o.size)
+	r.EntryBytes = wl.Bytes
 
 	var t *target
 	if o.contender != contenderFile {
@@ -227,7 +228,7 @@ func measure(o options) (r result) {
 	cpu0, faults0 := cpuTime(), minorFaults()
 	start := time.Now()
 
-	wl.run(c.logger, o.n, o.goroutines)
+	wl.Run(c.logger, o.n, o.goroutines)
 	logged := time.Since(start)
 	deliverErr := c.deliver(o.n)
 	elapsed := time.Since(start)
@@ -238,7 +239,7 @@ func measure(o options) (r result) {
 	r.Seconds, r.LogSeconds = elapsed.Seconds(), logged.Seconds()
 	r.EntriesPerSec = float64(o.n) / elapsed.Seconds()
 	r.LogCallsPerSec = float64(o.n) / logged.Seconds()
-	r.MBPerSec = r.EntriesPerSec * float64(wl.bytes) / 1e6
+	r.MBPerSec = r.EntriesPerSec * float64(wl.Bytes) / 1e6
 	r.CPUNsPerEntry = float64(cpu.Nanoseconds()) / float64(o.n)
 	r.AllocsPerEntry = float64(after.Mallocs-before.Mallocs) / float64(o.n)
 	r.AllocBytesPerEntry = float64(after.TotalAlloc-before.TotalAlloc) / float64(o.n)

@@ -1,4 +1,7 @@
-package main
+// Package benchkit holds what the benchmarks share between the test
+// benchmarks of package zapsls and the benchmarks/ tool: the SDK's
+// benchmark log and a zap core in front of the SDK producer.
+package benchkit
 
 import (
 	"strconv"
@@ -8,11 +11,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// sdkEntryBytes is the size of the Go SDK producer's benchmark log
+// SDKEntryBytes is the size of the Go SDK producer's benchmark log
 // (producer/PERFORMANCE_TEST.md): eight keys content_key_1..8 whose values
 // are "Nabcdefghijklmnopqrstuvwxyz!@#$%^&*()_0123456789-" and a per-entry
 // suffix, about 550 bytes of keys and values.
-const sdkEntryBytes = 550
+const SDKEntryBytes = 550
 
 // variants is how many distinct values each key cycles through. They are
 // made before the measurement, so that the logging goroutines allocate
@@ -24,23 +27,23 @@ const variants = 256
 // a zapsls Writer's topic and source belong to the Writer, not the entry.
 const message = "sdk benchmark log"
 
-// workload is the entries the logging goroutines write: eight string
+// Workload is the entries the logging goroutines write: eight string
 // fields per entry.
-type workload struct {
+type Workload struct {
 	keys   [8]string
 	values [variants][8]string
-	bytes  int // keys and values of one entry
+	Bytes  int // keys and values of one entry
 }
 
-// newWorkload returns entries of about size bytes of keys and values: for
-// sdkEntryBytes exactly the SDK's log; otherwise the same eight keys (or
+// NewWorkload returns entries of about size bytes of keys and values: for
+// SDKEntryBytes exactly the SDK's log; otherwise the same eight keys (or
 // k1..k8 when the values would be too short for them), with the SDK's
 // value pattern repeated or cut to fit and a 7-digit suffix.
-func newWorkload(size int) *workload {
-	w := &workload{}
+func NewWorkload(size int) *Workload {
+	w := &Workload{}
 	perPair := size / 8
 	for k := range w.keys {
-		if size == sdkEntryBytes || perPair >= len("content_key_1")+12 {
+		if size == SDKEntryBytes || perPair >= len("content_key_1")+12 {
 			w.keys[k] = "content_key_" + strconv.Itoa(k+1)
 		} else {
 			w.keys[k] = "k" + strconv.Itoa(k+1)
@@ -50,7 +53,7 @@ func newWorkload(size int) *workload {
 		suffix := strconv.Itoa(1_000_000 + v*7919) // seven digits, as from millions of sends
 		for k, key := range w.keys {
 			pattern := strconv.Itoa(k+1) + "abcdefghijklmnopqrstuvwxyz!@#$%^&*()_0123456789-"
-			if size == sdkEntryBytes {
+			if size == SDKEntryBytes {
 				w.values[v][k] = pattern + suffix
 				continue
 			}
@@ -60,14 +63,14 @@ func newWorkload(size int) *workload {
 		}
 	}
 	for k := range w.keys {
-		w.bytes += len(w.keys[k]) + len(w.values[0][k])
+		w.Bytes += len(w.keys[k]) + len(w.values[0][k])
 	}
 	return w
 }
 
-// run logs n entries through logger from goroutines goroutines, and returns
+// Run logs n entries through logger from goroutines goroutines, and returns
 // when every log call has returned.
-func (w *workload) run(logger *zap.Logger, n, goroutines int) {
+func (w *Workload) Run(logger *zap.Logger, n, goroutines int) {
 	var wg sync.WaitGroup
 	for g := 0; g < goroutines; g++ {
 		count := n / goroutines
