@@ -530,7 +530,8 @@ func (e *encoder) AddTime(key string, val time.Time) {
 func (e *encoder) AddArray(key string, arr zapcore.ArrayMarshaler) error {
 	e.json.Buf = e.json.Buf[:0]
 	err := e.json.WriteArray(arr)
-	addValue(e, key, e.json.Buf, utf8.Valid)
+	// jsontext writes valid UTF-8 (invalid input bytes become \ufffd).
+	addValue(e, key, e.json.Buf, alwaysValid)
 	return err
 }
 
