@@ -48,9 +48,11 @@ type sendConfig struct {
 	packPrefix string
 	packSeq    atomic.Uint64
 
-	// The compressors belong to the sender goroutine.
-	lz4c lz4.Compressor
-	zstd *zstd.Encoder
+	// The compressors and their output buffer belong to the sender
+	// goroutine.
+	lz4c    lz4.Compressor
+	zstd    *zstd.Encoder
+	scratch []byte
 }
 
 func (s *sendConfig) init(cfg Config, ep endpoint) error {
@@ -123,22 +125,30 @@ func putBody(b []byte) {
 }
 
 // compress returns the body to send for the LogGroup raw, in a pooled
-// buffer. Only the sender goroutine calls it.
+// buffer of about its own size: compression writes into the sender's
+// scratch buffer, sized for the worst case, and only the result is copied
+// out, so that in-flight batches hold what they send, not a worst-case
+// bound each. Only the sender goroutine calls it.
 func (w *Writer) compress(raw []byte) []byte {
 	switch w.cfg.Compression {
 	case CompressZstd:
-		return w.zstd.EncodeAll(raw, getBody(len(raw)/2+64))
+		w.scratch = w.zstd.EncodeAll(raw, w.scratch[:0])
 	case CompressLZ4:
-		dst := getBody(lz4.CompressBlockBound(len(raw)))[:lz4.CompressBlockBound(len(raw))]
-		n, err := w.lz4c.CompressBlock(raw, dst)
+		bound := lz4.CompressBlockBound(len(raw))
+		if cap(w.scratch) < bound {
+			w.scratch = make([]byte, bound)
+		}
+		n, err := w.lz4c.CompressBlock(raw, w.scratch[:bound])
 		if err != nil || n == 0 {
 			// Incompressible: an LZ4 block of one literal run.
-			return appendLiteralBlock(dst[:0], raw)
+			w.scratch = appendLiteralBlock(w.scratch[:0], raw)
+		} else {
+			w.scratch = w.scratch[:n]
 		}
-		return dst[:n]
 	default:
-		return append(getBody(len(raw)), raw...)
+		w.scratch = raw
 	}
+	return append(getBody(len(w.scratch)), w.scratch...)
 }
 
 // appendLiteralBlock writes src as an LZ4 block holding a single literal
