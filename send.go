@@ -111,11 +111,13 @@ var bodyPool sync.Pool // *[]byte
 
 const maxPooledBody = 4 << 20
 
+// getBody returns an empty buffer with room for n bytes. A new one gets a
+// quarter more, so that the next batches, of about the same size, reuse it.
 func getBody(n int) []byte {
 	if p, ok := bodyPool.Get().(*[]byte); ok && cap(*p) >= n {
 		return (*p)[:0]
 	}
-	return make([]byte, 0, n)
+	return make([]byte, 0, n+n/4)
 }
 
 func putBody(b []byte) {
