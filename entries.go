@@ -25,7 +25,7 @@ import (
 // further be found: the rest of p is that one bad part. So is all of p when
 // it starts like neither (binary that is not a frame, say).
 func forEachEntry(p []byte, fn func(frame []byte, repairs int)) error {
-	if len(p) > 0 && p[0] == pb.TagGroupLog {
+	if looksFramed(p) {
 		return forEachFrame(p, fn)
 	}
 	if rest := bytes.TrimLeft(p, " \t\r\n"); len(rest) > 0 && rest[0] != '{' {
@@ -49,6 +49,18 @@ func forEachEntry(p []byte, fn func(frame []byte, repairs int)) error {
 		}
 	}
 	return errs
+}
+
+// looksFramed tells framed Logs from JSON lines. The frame's tag, 0x0A, is
+// also a newline, so it takes the Log's first field too: Time (0x08), which
+// the Encoder, like every protobuf marshaller, writes first. JSON text never
+// has a control byte after its first newline and one more byte.
+func looksFramed(p []byte) bool {
+	if len(p) == 0 || p[0] != pb.TagGroupLog {
+		return false
+	}
+	_, n := pb.ConsumeVarint(p[1:])
+	return n > 0 && len(p) > 1+n && p[1+n] == pb.TagLogTime
 }
 
 func forEachFrame(p []byte, fn func(frame []byte, repairs int)) error {

@@ -229,8 +229,10 @@ func (w *Writer) giveUp(b *batch, last *PutLogsError, attempts int, why string) 
 	if last == nil {
 		return &PutLogsError{Entries: b.count, Message: why, Attempts: attempts, Retryable: true}
 	}
-	last.Message += "; " + why
-	return last
+	// A copy: last may already be in OnError's hands and in Sync's.
+	cp := *last
+	cp.Message += "; " + why
+	return &cp
 }
 
 // authGrace is how long 401s that carry a security token are retried, from
@@ -325,12 +327,24 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 		return &PutLogsError{Message: "signing failed: " + err.Error()}
 	}
 
+	reqBody := &requestBody{Reader: bytes.NewReader(b.body), closed: make(chan struct{})}
+	// Runs last, after cancel: the transport may read the body after Do
+	// returns; until it closes it, b.body must not go back to the pool.
+	defer func() {
+		select {
+		case <-reqBody.closed:
+		case <-time.After(time.Second):
+			b.bodyHeld = true
+		}
+	}()
 	ctx, cancel := context.WithTimeout(w.abortCtx, w.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(b.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, reqBody)
 	if err != nil {
+		reqBody.Close()
 		return &PutLogsError{Message: err.Error()}
 	}
+	req.ContentLength = int64(len(b.body))
 	for k, v := range headers {
 		switch k {
 		case sls.HTTPHeaderHost:
@@ -361,9 +375,13 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 	if json.Unmarshal(body, &answer) == nil && answer.Code != "" {
 		e.Code, e.Message = answer.Code, answer.Message
 	} else {
-		e.Message = strings.TrimSpace(string(body[:min(len(body), 200)]))
+		e.Message = strings.TrimSpace(string(body))
 	}
+	// Scrub before cutting, so that no fragment of a credential survives.
 	e.Message = scrub(e.Message, creds)
+	if len(e.Message) > 200 {
+		e.Message = string(truncateUTF8([]byte(e.Message), 200)) + "..."
+	}
 	return e
 }
 
@@ -377,6 +395,19 @@ func scrub(text string, c sls.Credentials) string {
 		}
 	}
 	return text
+}
+
+// requestBody is a request's body that tells when the transport is done
+// with it.
+type requestBody struct {
+	*bytes.Reader
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (r *requestBody) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
 }
 
 // certificateError reports whether err is a failed verification of the

@@ -53,10 +53,11 @@ type Writer struct {
 	spool *spool // nil without SpoolDir
 
 	mu        sync.Mutex
-	progress  chan struct{} // closed and replaced whenever a batch resolves
-	openStart uint64        // ring position where the sender's open batch starts
-	inflight  []*batch      // sealed batches not yet resolved, by position
-	failures  []failure     // not yet reported by a Sync
+	progress  chan struct{}             // closed and replaced whenever a batch resolves
+	openStart uint64                    // ring position where the sender's open batch starts
+	inflight  []*batch                  // sealed batches not yet resolved, by position
+	failures  []failure                 // not yet reported by a Sync
+	flushes   map[*flushWaiter]struct{} // Syncs and Closes waiting now
 	lastErr   string
 	lastErrAt time.Time
 
@@ -132,6 +133,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 		onError:   cfg.OnError,
 		finalDone: make(chan struct{}),
 		progress:  make(chan struct{}),
+		flushes:   map[*flushWaiter]struct{}{},
 		work:      make(chan *batch),
 		stop:      make(chan struct{}),
 	}
@@ -248,14 +250,17 @@ func (w *Writer) drop(n int, reason string) {
 func (w *Writer) noteErrorLocked(err error) {
 	w.lastErr, w.lastErrAt = err.Error(), time.Now()
 	if len(w.failures) > 1024 { // bound memory while nobody calls Sync
-		merged := failure{before: w.failures[len(w.failures)-1].before}
+		// Merged, the failures take the smallest position of any: a Sync
+		// may then report one a little early, never miss one.
+		before := w.failures[0].before
 		var causes []error
 		for _, f := range w.failures {
+			before = min(before, f.before)
 			causes = addCause(causes, f.err)
 		}
 		w.failures = w.failures[:0]
 		for _, c := range causes {
-			w.failures = append(w.failures, failure{before: merged.before, err: c})
+			w.failures = append(w.failures, failure{before: before, err: c})
 		}
 	}
 }
@@ -270,9 +275,33 @@ func (w *Writer) Sync() error {
 	return w.flush(time.Now().Add(w.cfg.SyncTimeout))
 }
 
+// flushWaiter is a Sync or Close waiting for its target. A failure that
+// another waiter takes is copied to it too, so that every Sync covering a
+// failed entry reports it.
+type flushWaiter struct {
+	target uint64
+	shared []error
+}
+
 func (w *Writer) flush(deadline time.Time) error {
 	target := w.ring.Head()
+	select {
+	case <-w.finalDone:
+		// Entries committed after Close's final drain were reported as
+		// dropped by their Write and will never be sent.
+		target = min(target, w.finalTail)
+	default:
+	}
 	enqueued := w.stats.enqueued.Load()
+	self := &flushWaiter{target: target}
+	w.mu.Lock()
+	w.flushes[self] = struct{}{}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.flushes, self)
+		w.mu.Unlock()
+	}()
 	for {
 		cur := w.flushTo.Load()
 		if cur >= target || w.flushTo.CompareAndSwap(cur, target) {
@@ -287,7 +316,7 @@ func (w *Writer) flush(deadline time.Time) error {
 	for {
 		w.mu.Lock()
 		if w.resolvedLocked() >= target || timedOut {
-			err := w.takeFailuresLocked(target)
+			err := w.takeFailuresLocked(target, self)
 			if timedOut {
 				err = w.addPendingLocked(err, target, enqueued)
 			}
@@ -340,23 +369,38 @@ func (w *Writer) resolvedLocked() uint64 {
 }
 
 // takeFailuresLocked removes the failures concerning entries before target
-// and returns them as one error, or nil.
-func (w *Writer) takeFailuresLocked(target uint64) *NotDeliveredError {
+// and returns them, with those other waiters shared with self, as one
+// error, or nil. self may be nil (Close's final accounting).
+func (w *Writer) takeFailuresLocked(target uint64, self *flushWaiter) *NotDeliveredError {
 	var out *NotDeliveredError
+	add := func(err error) {
+		if out == nil {
+			out = &NotDeliveredError{}
+		}
+		out.Entries += causeEntries(err)
+		if se, ok := err.(*SpoolError); ok {
+			out.Spooled += se.Entries
+		}
+		out.Causes = addCause(out.Causes, err)
+	}
+	if self != nil {
+		for _, err := range self.shared {
+			add(err)
+		}
+		self.shared = nil
+	}
 	kept := w.failures[:0]
 	for _, f := range w.failures {
 		if f.before > target {
 			kept = append(kept, f)
 			continue
 		}
-		if out == nil {
-			out = &NotDeliveredError{}
+		add(f.err)
+		for g := range w.flushes {
+			if g != self && g.target >= f.before {
+				g.shared = append(g.shared, f.err)
+			}
 		}
-		out.Entries += causeEntries(f.err)
-		if se, ok := f.err.(*SpoolError); ok {
-			out.Spooled += se.Entries
-		}
-		out.Causes = addCause(out.Causes, f.err)
 	}
 	clear(w.failures[len(kept):])
 	w.failures = kept
@@ -389,7 +433,7 @@ func (w *Writer) Close() error {
 		// What the final flush did not cover: entries that were pending
 		// or committed during it.
 		w.mu.Lock()
-		rest := w.takeFailuresLocked(^uint64(0))
+		rest := w.takeFailuresLocked(^uint64(0), nil)
 		w.mu.Unlock()
 		w.closeErr = mergeNotDelivered(err, rest)
 	})
@@ -406,9 +450,16 @@ func mergeNotDelivered(a error, b *NotDeliveredError) error {
 			out = b
 		} else {
 			// Pending entries at the flush deadline are now failed and
-			// counted in b.
+			// counted in b, with their causes.
 			out.Entries -= out.Pending
 			out.Pending = 0
+			kept := out.Causes[:0]
+			for _, c := range out.Causes {
+				if pe, ok := c.(*PutLogsError); !ok || !pe.Pending {
+					kept = append(kept, c)
+				}
+			}
+			out.Causes = kept
 			out.Entries += b.Entries
 			out.Spooled += b.Spooled
 			for _, c := range b.Causes {
@@ -460,6 +511,7 @@ type batch struct {
 	compression string
 	spoolFile   string        // set when replayed from the spool
 	lastErr     *PutLogsError // its last failed attempt while it retries; under Writer.mu
+	bodyHeld    bool          // a transport may still read body: do not pool it
 }
 
 // runSender is the sender goroutine: it moves entries from the ring into
@@ -613,7 +665,9 @@ func (w *Writer) resolve(b *batch, err error) {
 	default:
 		w.stats.failed.Add(uint64(b.count))
 	}
-	putBody(b.body)
+	if !b.bodyHeld {
+		putBody(b.body)
+	}
 	b.body = nil
 	w.mu.Lock()
 	for i, x := range w.inflight {
@@ -692,7 +746,9 @@ func (w *Writer) replaySpool(names []string) {
 // resolveReplay deletes a delivered spool file. A failed one stays for the
 // next Writer, unless SLS refused its body, which it always will.
 func (w *Writer) resolveReplay(b *batch, err error) {
-	putBody(b.body)
+	if !b.bodyHeld {
+		putBody(b.body)
+	}
 	b.body = nil
 	if err == nil {
 		w.spool.remove(b.spoolFile)

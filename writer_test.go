@@ -627,3 +627,34 @@ func TestWriterSyncTimeoutSaysWhy(t *testing.T) {
 	assert.NotContains(t, re.Error(), "zapsls: PutLogs")
 	assert.Positive(t, re.Delay)
 }
+
+func TestWriterJSONLinesAfterANewline(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	// A leading newline is the frame tag's byte: still JSON.
+	_, err := w.Write([]byte("\n{\"msg\":\"one\"}\n\n{\"msg\":\"two\"}\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Sync())
+	assert.Equal(t, 2, srv.LogCount())
+}
+
+func TestConcurrentSyncsBothReportAFailure(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	srv.SetDelay(200 * time.Millisecond)
+	srv.FailNext(1, slstest.Fault{Status: 400, Code: "PostBodyInvalid"})
+	w, _ := newTestWriter(t, srv, nil)
+	_, err := w.Write([]byte(`{"msg":"refused"}`))
+	require.NoError(t, err)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { errs <- w.Sync() }()
+	}
+	for i := 0; i < 2; i++ {
+		var nd *NotDeliveredError
+		require.ErrorAs(t, <-errs, &nd, "every Sync covering the failed entry reports it")
+		assert.Equal(t, 1, nd.Entries)
+	}
+	assert.NoError(t, w.Sync(), "and a later Sync does not")
+}

@@ -106,8 +106,11 @@ func (r *Ring) TryWrite(p []byte) (end uint64, ok bool) {
 	capacity := uint64(len(r.mem))
 	var pos uint64
 	for {
+		// The tail first: read after the head, a tail that moved past
+		// pos+need in between would make the subtraction wrap.
+		tail := r.tail.Load()
 		pos = r.head.Load()
-		if pos+need-r.tail.Load() > capacity {
+		if pos+need-tail > capacity {
 			return 0, false
 		}
 		if r.head.CompareAndSwap(pos, pos+need) {
@@ -123,8 +126,10 @@ func (r *Ring) TryWrite(p []byte) (end uint64, ok bool) {
 
 	end = pos + need
 	// wakeAt first: while the consumer is awake it is MaxUint64 and the
-	// tail, a line the consumer keeps writing, is not read at all.
-	if at := r.wakeAt.Load(); at != ^uint64(0) && end-r.tail.Load() >= at {
+	// cursors are not read at all. Then the bytes in use, not this
+	// record's end: records commit out of order, and the last to commit
+	// must ring even if it lies before the threshold.
+	if at := r.wakeAt.Load(); at != ^uint64(0) && r.Used() >= at {
 		r.Notify()
 	}
 	return end, true
