@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,33 +301,8 @@ func (s *Server) handleIndex(r *http.Request, rt routeInfo, body []byte) ([]byte
 // verifyIndexRequest checks what PutLogs' verify checks, for a JSON body.
 func (s *Server) verifyIndexRequest(r *http.Request, rt routeInfo, body []byte) *apiError {
 	h := r.Header
-	if r.Host == "" {
-		return errorf(http.StatusBadRequest, "MissingHost", "Host does not exist in http header.")
-	}
-	if rt.project == "" {
-		return errorf(http.StatusBadRequest, "InvalidHost", "Host header %s is invalid: expected {project}.{endpoint}", r.Host)
-	}
-	if len(s.opts.Projects) > 0 && !slices.Contains(s.opts.Projects, rt.project) {
-		return errorf(http.StatusNotFound, "ProjectNotExist", "The Project does not exist : %s", rt.project)
-	}
-	if len(s.opts.Logstores) > 0 && !slices.Contains(s.opts.Logstores, rt.logstore) {
-		return errorf(http.StatusNotFound, "LogStoreNotExist", "logstore %s does not exist", rt.logstore)
-	}
-	switch v := h.Get("x-log-apiversion"); v {
-	case "0.6.0":
-	case "":
-		return errorf(http.StatusBadRequest, "MissingAPIVersion", "x-log-apiversion does not exist in http header.")
-	default:
-		return errorf(http.StatusBadRequest, "InvalidAPIVersion", "x-log-apiversion %s is unsupported.", v)
-	}
-	if len(body) > 0 {
-		switch ct := h.Get("Content-Type"); ct {
-		case "application/json":
-		case "":
-			return errorf(http.StatusBadRequest, "MissingContentType", "Content-Type does not exist in http header when body is not empty.")
-		default:
-			return errorf(http.StatusUnsupportedMediaType, "InvalidContentType", "Content-Type %s is unsupported; the index is application/json.", ct)
-		}
+	if e := s.checkEnvelope(r, rt, body, "application/json"); e != nil {
+		return e
 	}
 	if v := h.Get("x-log-bodyrawsize"); v != "" {
 		if n, err := strconv.Atoi(v); err != nil || n != len(body) {
@@ -413,15 +387,5 @@ func (s *Server) indexAnswer(w http.ResponseWriter, rt routeInfo, call IndexCall
 	} else {
 		s.recordIndexCall(call, status, "")
 	}
-	h := w.Header()
-	h.Set("x-log-requestid", call.RequestID)
-	if s.refusing() {
-		h.Set("Connection", "close")
-	}
-	if len(body) > 0 {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	s.writeAnswer(w, call.RequestID, status, body)
 }

@@ -657,6 +657,12 @@ func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Req
 		s.reject(Rejection{Status: status, Code: e.code, Message: e.message, RequestID: id, Project: rt.project, Logstore: rt.logstore})
 	}
 
+	s.writeAnswer(w, id, status, body)
+}
+
+// writeAnswer writes an answer as SLS does: the request id always, a JSON
+// error body when there is one.
+func (s *Server) writeAnswer(w http.ResponseWriter, id string, status int, body []byte) {
 	h := w.Header()
 	h.Set("x-log-requestid", id)
 	if s.refusing() {

@@ -117,35 +117,45 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiE
 // verify checks a routed request the way SLS does, in roughly the order SLS
 // reports problems: headers, project and logstore, body integrity,
 // signature, decompression, and the LogGroup itself.
-func (s *Server) verify(r *http.Request, rt routeInfo, body []byte) (*Request, *apiError) {
-	h := r.Header
+// checkEnvelope checks what every request must get right before its body
+// is looked at: the Host names a project that exists, the logstore exists,
+// the API version, and a body's Content-Type.
+func (s *Server) checkEnvelope(r *http.Request, rt routeInfo, body []byte, contentType string) *apiError {
 	if r.Host == "" {
-		return nil, errorf(http.StatusBadRequest, "MissingHost", "Host does not exist in http header.")
+		return errorf(http.StatusBadRequest, "MissingHost", "Host does not exist in http header.")
 	}
 	if rt.project == "" {
-		return nil, errorf(http.StatusBadRequest, "InvalidHost", "Host header %s is invalid: expected {project}.{endpoint}", r.Host)
+		return errorf(http.StatusBadRequest, "InvalidHost", "Host header %s is invalid: expected {project}.{endpoint}", r.Host)
 	}
 	if len(s.opts.Projects) > 0 && !slices.Contains(s.opts.Projects, rt.project) {
-		return nil, errorf(http.StatusNotFound, "ProjectNotExist", "The Project does not exist : %s", rt.project)
+		return errorf(http.StatusNotFound, "ProjectNotExist", "The Project does not exist : %s", rt.project)
 	}
 	if len(s.opts.Logstores) > 0 && !slices.Contains(s.opts.Logstores, rt.logstore) {
-		return nil, errorf(http.StatusNotFound, "LogStoreNotExist", "logstore %s does not exist", rt.logstore)
+		return errorf(http.StatusNotFound, "LogStoreNotExist", "logstore %s does not exist", rt.logstore)
 	}
-	switch v := h.Get("x-log-apiversion"); v {
+	switch v := r.Header.Get("x-log-apiversion"); v {
 	case "0.6.0":
 	case "":
-		return nil, errorf(http.StatusBadRequest, "MissingAPIVersion", "x-log-apiversion does not exist in http header.")
+		return errorf(http.StatusBadRequest, "MissingAPIVersion", "x-log-apiversion does not exist in http header.")
 	default:
-		return nil, errorf(http.StatusBadRequest, "InvalidAPIVersion", "x-log-apiversion %s is unsupported.", v)
+		return errorf(http.StatusBadRequest, "InvalidAPIVersion", "x-log-apiversion %s is unsupported.", v)
 	}
 	if len(body) > 0 {
-		switch ct := h.Get("Content-Type"); ct {
-		case "application/x-protobuf":
+		switch ct := r.Header.Get("Content-Type"); ct {
+		case contentType:
 		case "":
-			return nil, errorf(http.StatusBadRequest, "MissingContentType", "Content-Type does not exist in http header when body is not empty.")
+			return errorf(http.StatusBadRequest, "MissingContentType", "Content-Type does not exist in http header when body is not empty.")
 		default:
-			return nil, errorf(http.StatusUnsupportedMediaType, "InvalidContentType", "Content-Type %s is unsupported.", ct)
+			return errorf(http.StatusUnsupportedMediaType, "InvalidContentType", "Content-Type %s is unsupported; want %s.", ct, contentType)
 		}
+	}
+	return nil
+}
+
+func (s *Server) verify(r *http.Request, rt routeInfo, body []byte) (*Request, *apiError) {
+	h := r.Header
+	if e := s.checkEnvelope(r, rt, body, "application/x-protobuf"); e != nil {
+		return nil, e
 	}
 	rawSizeText := h.Get("x-log-bodyrawsize")
 	if rawSizeText == "" {
