@@ -60,10 +60,7 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	var err error
 	if c.native != nil {
 		final := c.native.encode(ent, fields)
-		if final.repairs > 0 {
-			c.w.stats.repaired.Add(1)
-		}
-		err = c.w.enqueue(final.buf)
+		err = c.w.enqueue(final.buf, final.repairs)
 		putEncoder(final)
 	} else {
 		buf, encErr := c.enc.EncodeEntry(ent, fields)

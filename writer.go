@@ -174,10 +174,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 func (w *Writer) Write(p []byte) (int, error) {
 	var errs error
 	parseErr := forEachEntry(p, func(frame []byte, repairs int) {
-		if repairs > 0 {
-			w.stats.repaired.Add(1)
-		}
-		errs = multierr.Append(errs, w.enqueue(frame))
+		errs = multierr.Append(errs, w.enqueue(frame, repairs))
 	})
 	for _, bad := range multierr.Errors(parseErr) { // one per unusable part
 		w.drop(1, bad.Error())
@@ -196,8 +193,9 @@ func (w *Writer) String() string {
 func (w *Writer) GoString() string { return w.String() }
 
 // enqueue copies one framed Log into the ring: the only copy of an entry on
-// the caller's goroutine.
-func (w *Writer) enqueue(frame []byte) error {
+// the caller's goroutine. repairs is what the encoder repaired in it, counted
+// in Stats.Repaired once the entry is in.
+func (w *Writer) enqueue(frame []byte, repairs int) error {
 	if w.closing.Load() {
 		w.drop(1, "writer closed")
 		return ErrClosed
@@ -231,6 +229,9 @@ func (w *Writer) enqueue(frame []byte) error {
 			w.drop(1, "writer closed")
 			return ErrClosed
 		}
+	}
+	if repairs > 0 {
+		w.stats.repaired.Add(1)
 	}
 	return nil
 }
