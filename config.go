@@ -133,11 +133,13 @@ type Config struct {
 	// for MaxInflight requests, verifies TLS certificates, and bounds each
 	// attempt by RequestTimeout.
 	HTTPClient *http.Client `json:"-" yaml:"-"`
-	// OnError receives every background error: failed or dropped entries,
-	// and each retried attempt. It is called from the sender goroutine or
-	// from Write, must not block for long, and must not log through a
-	// logger that writes to this Writer. The default writes to stderr, at
-	// most one line per second, with counts of what it skipped.
+	// OnError receives every background error: failed, spooled or dropped
+	// entries, and each retried attempt (*RetryError). It is called from
+	// the Writer's goroutines or from Write, before any Sync reports the
+	// same failure; it must be safe for concurrent use, must not block for
+	// long, and must not log through a logger that writes to this Writer.
+	// The default writes to stderr, at most one line per second, with
+	// counts of what it skipped.
 	OnError func(error) `json:"-" yaml:"-"`
 }
 

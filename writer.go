@@ -240,11 +240,11 @@ func (w *Writer) enqueue(frame []byte, repairs int) error {
 func (w *Writer) drop(n int, reason string) {
 	w.stats.dropped.Add(uint64(n))
 	err := &DropError{Entries: n, Reason: reason}
+	w.onError(err) // before a Sync can report it, as in resolve
 	w.mu.Lock()
 	w.failures = append(w.failures, failure{before: w.ring.Head(), err: err})
 	w.noteErrorLocked(err)
 	w.mu.Unlock()
-	w.onError(err)
 }
 
 // noteErrorLocked records err as Stats.LastError. w.mu must be held.
@@ -670,6 +670,11 @@ func (w *Writer) resolve(b *batch, err error) {
 		putBody(b.body)
 	}
 	b.body = nil
+	if err != nil {
+		// Before the Syncs waiting for b wake: whoever sees a Sync fail has
+		// seen OnError called with the cause.
+		w.onError(err)
+	}
 	w.mu.Lock()
 	for i, x := range w.inflight {
 		if x == b {
@@ -683,9 +688,6 @@ func (w *Writer) resolve(b *batch, err error) {
 	}
 	w.broadcastLocked()
 	w.mu.Unlock()
-	if err != nil {
-		w.onError(err)
-	}
 }
 
 // saveToSpool writes b to the spool and reports whether it is kept there.
