@@ -177,8 +177,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		errs = multierr.Append(errs, w.enqueue(frame, repairs))
 	})
 	for _, bad := range multierr.Errors(parseErr) { // one per unusable part
-		w.drop(1, bad.Error())
-		errs = multierr.Append(errs, &DropError{Entries: 1, Reason: bad.Error()})
+		errs = multierr.Append(errs, w.drop(bad.Error()))
 	}
 	return len(p), errs
 }
@@ -197,13 +196,11 @@ func (w *Writer) GoString() string { return w.String() }
 // in Stats.Repaired once the entry is in.
 func (w *Writer) enqueue(frame []byte, repairs int) error {
 	if w.closing.Load() {
-		w.drop(1, "writer closed")
+		w.drop("writer closed")
 		return ErrClosed
 	}
 	if len(frame) > w.maxEntry {
-		reason := fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), w.maxEntry)
-		w.drop(1, reason)
-		return &DropError{Entries: 1, Reason: reason}
+		return w.drop(fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), w.maxEntry))
 	}
 	var end uint64
 	var ok bool
@@ -214,11 +211,10 @@ func (w *Writer) enqueue(frame []byte, repairs int) error {
 	}
 	if !ok {
 		if w.closing.Load() {
-			w.drop(1, "writer closed")
+			w.drop("writer closed")
 			return ErrClosed
 		}
-		w.drop(1, "buffer full")
-		return &DropError{Entries: 1, Reason: "buffer full"}
+		return w.drop("buffer full")
 	}
 	w.stats.enqueued.Add(1)
 	if w.sealed.Load() {
@@ -226,7 +222,7 @@ func (w *Writer) enqueue(frame []byte, repairs int) error {
 		<-w.finalDone
 		if end > w.finalTail {
 			w.stats.enqueued.Add(^uint64(0))
-			w.drop(1, "writer closed")
+			w.drop("writer closed")
 			return ErrClosed
 		}
 	}
@@ -236,20 +232,28 @@ func (w *Writer) enqueue(frame []byte, repairs int) error {
 	return nil
 }
 
-// drop counts and reports entries that never entered the ring.
-func (w *Writer) drop(n int, reason string) {
-	w.stats.dropped.Add(uint64(n))
-	err := &DropError{Entries: n, Reason: reason}
+// drop counts and reports an entry that never entered the ring, and
+// returns the error that says so.
+func (w *Writer) drop(reason string) *DropError {
+	w.stats.dropped.Add(1)
+	err := &DropError{Entries: 1, Reason: reason}
 	w.onError(err) // before a Sync can report it, as in resolve
 	w.mu.Lock()
-	w.failures = append(w.failures, failure{before: w.ring.Head(), err: err})
-	w.noteErrorLocked(err)
+	w.addFailureLocked(failure{before: w.ring.Head(), err: err})
 	w.mu.Unlock()
+	return err
 }
 
 // noteErrorLocked records err as Stats.LastError. w.mu must be held.
 func (w *Writer) noteErrorLocked(err error) {
 	w.lastErr, w.lastErrAt = err.Error(), time.Now()
+}
+
+// addFailureLocked keeps f for the next Sync and notes it as the last
+// error. w.mu must be held.
+func (w *Writer) addFailureLocked(f failure) {
+	w.failures = append(w.failures, f)
+	w.noteErrorLocked(f.err)
 	if len(w.failures) > 1024 { // bound memory while nobody calls Sync
 		// Merged, the failures take the smallest position of any: a Sync
 		// may then report one a little early, never miss one.
@@ -683,8 +687,7 @@ func (w *Writer) resolve(b *batch, err error) {
 		}
 	}
 	if err != nil {
-		w.failures = append(w.failures, failure{before: b.start + 1, err: err})
-		w.noteErrorLocked(err)
+		w.addFailureLocked(failure{before: b.start + 1, err: err})
 	}
 	w.broadcastLocked()
 	w.mu.Unlock()

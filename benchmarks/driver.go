@@ -108,6 +108,22 @@ func runChild(o options, contender string, n, goroutines, size int) (result, err
 
 // runAll is -all: every contender, o.runs times each in turn, then a table
 // of medians, the targets of design.md, and the chart.
+// runReported is runChild with a progress line on stderr: label, then the
+// entries/s and any note of the child's.
+func runReported(o options, label, contender string, n, goroutines, size int) (result, error) {
+	fmt.Fprintf(os.Stderr, "%s... ", label)
+	r, err := runChild(o, contender, n, goroutines, size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr)
+		return r, err
+	}
+	fmt.Fprintf(os.Stderr, "%s entries/s\n", thousands(r.EntriesPerSec))
+	if r.Error != "" {
+		fmt.Fprintf(os.Stderr, "  NOTE: %s\n", r.Error)
+	}
+	return r, nil
+}
+
 func runAll(o options) error {
 	var results io.Writer = io.Discard
 	if o.results != "" {
@@ -122,15 +138,10 @@ func runAll(o options) error {
 	for run := 0; run < o.runs; run++ {
 		for i := range contenders {
 			c := contenders[(i+run)%len(contenders)] // vary the order between runs
-			fmt.Fprintf(os.Stderr, "run %d/%d: %s, %d entries from %d goroutines... ", run+1, o.runs, c, o.n, o.goroutines)
-			r, err := runChild(o, c, o.n, o.goroutines, o.size)
+			label := fmt.Sprintf("run %d/%d: %s, %d entries from %d goroutines", run+1, o.runs, c, o.n, o.goroutines)
+			r, err := runReported(o, label, c, o.n, o.goroutines, o.size)
 			if err != nil {
-				fmt.Fprintln(os.Stderr)
 				return err
-			}
-			fmt.Fprintf(os.Stderr, "%s entries/s\n", thousands(r.EntriesPerSec))
-			if r.Error != "" {
-				fmt.Fprintf(os.Stderr, "  NOTE: %s\n", r.Error)
 			}
 			all = append(all, r)
 			line, _ := json.Marshal(r)
@@ -291,15 +302,10 @@ func runScaling(o options) error {
 	for _, size := range sizes {
 		for _, g := range gcounts {
 			n := min(o.n, max(o.scalingBytes/size, 1000))
-			fmt.Fprintf(os.Stderr, "scaling: %d B entries, %d goroutines, %d entries... ", size, g, n)
-			r, err := runChild(o, contenderZapsls, n, g, size)
+			label := fmt.Sprintf("scaling: %d B entries, %d goroutines, %d entries", size, g, n)
+			r, err := runReported(o, label, contenderZapsls, n, g, size)
 			if err != nil {
-				fmt.Fprintln(os.Stderr)
 				return err
-			}
-			fmt.Fprintf(os.Stderr, "%s entries/s\n", thousands(r.EntriesPerSec))
-			if r.Error != "" {
-				fmt.Fprintf(os.Stderr, "  NOTE: %s\n", r.Error)
 			}
 			rows = append(rows, r)
 		}
