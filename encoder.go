@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -15,26 +14,6 @@ import (
 
 	"github.com/zapsls/zapsls/internal/jsontext"
 	"github.com/zapsls/zapsls/internal/pb"
-)
-
-// SLS limits the encoder keeps every Log within, so that no entry can make
-// the service reject the batch it rides in.
-const (
-	// MaxKeyBytes is the longest content key SLS accepts.
-	MaxKeyBytes = 128
-	// DefaultMaxValueBytes is the default cap on one content value. SLS
-	// documents values "up to 1 MB"; 1,000,000 bytes is the reading of that
-	// which is safe whichever megabyte is meant.
-	DefaultMaxValueBytes = 1_000_000
-
-	// TruncatedMarker ends a value or key that was cut to fit a limit.
-	TruncatedMarker = "...[truncated]"
-	// RenamedKeyPrefix is put in front of a key SLS reserves for itself
-	// (__time__, __topic__, __source__, __partition_time__,
-	// _extract_others_, __extract_others__, anything starting with
-	// __tag__:) and in front of an empty key, so that the field is kept
-	// under a name SLS accepts: "__topic__" arrives as "field___topic__".
-	RenamedKeyPrefix = "field_"
 )
 
 // EncoderOption configures NewEncoder.
@@ -214,17 +193,12 @@ func (e *encoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffe
 	}
 	_, _ = out.Write(final.buf)
 	if final.repairs > 0 {
-		var trailer [1 + 10]byte
-		t := append(trailer[:0], pb.TagRepairs)
-		_, _ = out.Write(pb.AppendVarint(t, uint64(final.repairs)))
+		var trailer [repairsTrailerMax]byte
+		_, _ = out.Write(appendRepairs(trailer[:0], final.repairs))
 	}
 	putEncoder(final)
 	return out, nil
 }
-
-// frameGap is room left at the start of a Log for its frame: the LogGroup
-// field tag and a varint length of up to 5 bytes.
-const frameGap = 1 + pb.MaxVarintLen32
 
 // encode builds the framed Log for ent in a pooled encoder and returns it
 // with final.buf holding exactly the frame. The caller must putEncoder it.
@@ -290,29 +264,6 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 	}
 	final.finish(ent.Time)
 	return final
-}
-
-// begin starts a Log at t in e.buf, leaving room for its frame.
-func (e *encoder) begin(t time.Time) {
-	e.buf = append(e.buf[:0], make([]byte, frameGap)...)
-	e.buf = append(e.buf, pb.TagLogTime)
-	e.buf = pb.AppendVarint(e.buf, uint64(uint32(t.Unix())))
-}
-
-// finish adds the nanoseconds of t and frames the Log, so that e.buf holds
-// exactly 0x0A, varint length, Log.
-func (e *encoder) finish(t time.Time) {
-	if ns := t.Nanosecond(); ns != 0 {
-		e.buf = append(e.buf, pb.TagLogTimeNs)
-		e.buf = pb.AppendFixed32(e.buf, uint32(ns))
-	}
-	// Write the frame into the end of the gap, then slide the whole frame to
-	// the start of buf.
-	size := len(e.buf) - frameGap
-	start := frameGap - 1 - pb.SizeVarint(uint64(size))
-	frame := append(e.buf[start:start], pb.TagGroupLog) // writes into the gap
-	pb.AppendVarint(frame, uint64(size))
-	e.buf = e.buf[:copy(e.buf, e.buf[start:])]
 }
 
 // addEncoded adds the value an Encode* function wrote into e.text, or
@@ -390,15 +341,6 @@ func (e *encoder) keyOK(key string) bool {
 		}
 	}
 	return utf8.ValidString(key) && (len(e.prefix) == 0 || utf8.Valid(e.prefix))
-}
-
-// reservedKey reports whether SLS keeps key for itself.
-func reservedKey(key string) bool {
-	switch key {
-	case "__time__", "__topic__", "__source__", "__partition_time__", "_extract_others_", "__extract_others__":
-		return true
-	}
-	return strings.HasPrefix(key, "__tag__:")
 }
 
 // repairKey returns the full key made acceptable: renamed, made valid UTF-8,

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +71,7 @@ func (s *sendConfig) init(cfg Config, ep endpoint) error {
 	if cfg.Source != "" {
 		s.groupTail = pb.AppendString(s.groupTail, pb.TagGroupSource, cfg.Source)
 	}
-	for _, k := range sortedKeys(cfg.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
 		s.groupTail = pb.AppendPair(s.groupTail, pb.TagGroupTag, k, cfg.Tags[k])
 	}
 	s.packPrefix = newPackPrefix()

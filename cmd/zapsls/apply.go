@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
@@ -35,7 +36,7 @@ func applyIndex(c sls.ClientInterface, project, logstore string, want sls.Index,
 			if err != nil {
 				return describe("CreateIndex", project, logstore, err)
 			}
-			fmt.Fprintf(out, "created the index of %s: full-text, and %s: %s\n", where, plural(len(want.Keys), "keys", "key"), strings.Join(sortedKeys(want.Keys), ", "))
+			fmt.Fprintf(out, "created the index of %s: full-text, and %s: %s\n", where, plural(len(want.Keys), "keys", "key"), strings.Join(slices.Sorted(maps.Keys(want.Keys)), ", "))
 			return nil
 		}
 		if err != nil {
@@ -131,7 +132,7 @@ func mergeIndex(existing []byte, want sls.Index, force bool) ([]byte, mergeResul
 	}
 
 	var conflicts []conflict
-	for _, name := range sortedKeys(want.Keys) {
+	for _, name := range slices.Sorted(maps.Keys(want.Keys)) {
 		wk := want.Keys[name]
 		raw, ok := keys[name]
 		if !ok {
@@ -183,15 +184,6 @@ func mergeIndex(existing []byte, want sls.Index, force bool) ([]byte, mergeResul
 		return nil, res, err
 	}
 	return merged, res, nil
-}
-
-func sortedKeys(m map[string]sls.IndexKey) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // slsCode returns the SLS error code of err, or "".
