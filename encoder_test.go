@@ -38,12 +38,6 @@ func contents(t testing.TB, l *sls.Log) map[string]string {
 	return m
 }
 
-func testEncoderConfig() zapcore.EncoderConfig {
-	cfg := zap.NewProductionEncoderConfig()
-	cfg.TimeKey = ""
-	return cfg
-}
-
 func encodeOne(t testing.TB, enc zapcore.Encoder, ent zapcore.Entry, fields ...zapcore.Field) (*sls.Log, map[string]string) {
 	t.Helper()
 	buf, err := enc.EncodeEntry(ent, fields)

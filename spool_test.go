@@ -14,19 +14,6 @@ import (
 	"github.com/zapsls/zapsls/slstest"
 )
 
-func spoolFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
-	require.NoError(t, err)
-	return names
-}
-
-func logN(logger *zap.Logger, group string, n int) {
-	for i := 0; i < n; i++ {
-		logger.Info("spooled entry", zap.String("g", group), zap.Int("i", i))
-	}
-}
-
 func TestSpoolKeepsWhatTheEndpointRefusedAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	down := slstest.NewServer(slstest.Options{})

@@ -2,97 +2,19 @@ package zapsls
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zapsls/zapsls/slstest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// errorLog collects what a Writer reports through OnError.
-type errorLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *errorLog) add(err error) {
-	l.mu.Lock()
-	l.errs = append(l.errs, err)
-	l.mu.Unlock()
-}
-
-func (l *errorLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var b strings.Builder
-	for _, e := range l.errs {
-		b.WriteString(e.Error())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-func testConfig(srv *slstest.Server) Config {
-	return Config{
-		Endpoint:        srv.Endpoint(),
-		Project:         "test-project",
-		Logstore:        "test-logstore",
-		Topic:           "topic-1",
-		Source:          "source-1",
-		Tags:            map[string]string{"env": "test", "zone": "z1"},
-		AccessKeyID:     slstest.DefaultAccessKeyID,
-		AccessKeySecret: slstest.DefaultAccessKeySecret,
-		HTTPClient:      srv.Client(),
-		BufferBytes:     8 << 20,
-		Linger:          50 * time.Millisecond,
-	}
-}
-
-func newTestWriter(t *testing.T, srv *slstest.Server, mutate func(*Config)) (*Writer, *errorLog) {
-	t.Helper()
-	cfg := testConfig(srv)
-	errs := &errorLog{}
-	cfg.OnError = errs.add
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	w, err := NewWriter(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	return w, errs
-}
-
-// newTestLogger logs through w; zap's reports of failed writes go nowhere,
-// since the tests read them from Stats and Sync.
-func newTestLogger(w *Writer) *zap.Logger {
-	cfg := zap.NewProductionEncoderConfig()
-	return zap.New(NewCore(NewEncoder(cfg, WithFieldSet(FieldSet{})), w, zapcore.DebugLevel),
-		zap.ErrorOutput(zapcore.AddSync(io.Discard)))
-}
-
-// logIDs returns the "g-i" ids of the stored logs, failing on duplicates.
-func logIDs(t *testing.T, srv *slstest.Server) map[string]bool {
-	t.Helper()
-	ids := map[string]bool{}
-	for _, l := range srv.Logs() {
-		id := l.Contents["g"] + "-" + l.Contents["i"]
-		require.False(t, ids[id], "duplicate entry %s", id)
-		ids[id] = true
-	}
-	return ids
-}
 
 func TestWriterManyGoroutinesExactlyOnce(t *testing.T) {
 	srv := slstest.NewServer(slstest.Options{})
@@ -185,19 +107,6 @@ func TestWriterIncompressibleLZ4(t *testing.T) {
 	require.NoError(t, w.Sync())
 	require.Equal(t, 1, srv.LogCount())
 	assert.Equal(t, "x", srv.Logs()[0].Contents["k"])
-}
-
-// tokenProvider hands out an STS token that the test can rotate.
-type tokenProvider struct {
-	token atomic.Value
-}
-
-func (p *tokenProvider) GetCredentials() (sls.Credentials, error) {
-	return sls.Credentials{
-		AccessKeyID:     slstest.DefaultAccessKeyID,
-		AccessKeySecret: slstest.DefaultAccessKeySecret,
-		SecurityToken:   p.token.Load().(string),
-	}, nil
 }
 
 func TestWriterSecurityTokenRotation(t *testing.T) {
