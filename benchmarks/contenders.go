@@ -163,16 +163,16 @@ func newZapsls(t *target, bufferBytes int) (*contender, error) {
 	}, nil
 }
 
-// newSDKProducer: the SDK producer v0.1.127 (benchkit.NewSDKProducer)
-// behind benchkit.SDKCore.
+// newSDKProducer: the SDK producer v0.1.127 (startSDKProducer) behind
+// sdkCore.
 func newSDKProducer(t *target) (*contender, error) {
-	p, err := benchkit.NewSDKProducer(t.endpoint, t.client, slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
+	p, err := startSDKProducer(t.endpoint, t.client, slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
 	if err != nil {
 		return nil, err
 	}
 	closed := false
 	return &contender{
-		logger: zap.New(&benchkit.SDKCore{LevelEnabler: zap.InfoLevel, Producer: p, Project: project, Logstore: logstore, Topic: topic, Source: source}),
+		logger: zap.New(&sdkCore{LevelEnabler: zap.InfoLevel, Producer: p, Project: project, Logstore: logstore, Topic: topic, Source: source}),
 		deliver: func(n int) error {
 			// No flush: SafeClose waits for every send to finish (after
 			// the mover's linger sleep, up to LingerMs), then the server

@@ -23,13 +23,15 @@
 // work of verifying and decoding requests is not counted as the client's;
 // its CPU time is reported separately.
 //
-// Usage:
+// benchmarks/ is a Go module of its own, so that what zapsls is compared
+// against (the SDK producer and its logger, go-kit) is not a requirement of
+// the zapsls module. Usage, in this directory:
 //
-//	go run ./benchmarks -contender zapsls -n 200000 -goroutines 4   # one JSON line
-//	go run ./benchmarks -all                  # every contender, fresh processes: a table
-//	go run ./benchmarks -scaling              # zapsls by entry size and goroutines
-//	go run ./benchmarks -all -chart out.png   # and a bar chart of entries/s
-//	go run ./benchmarks -chart out.png -results all.jsonl  # chart from saved results
+//	go run . -contender zapsls -n 200000 -goroutines 4   # one JSON line
+//	go run . -all                  # every contender, fresh processes: a table
+//	go run . -scaling              # zapsls by entry size and goroutines
+//	go run . -all -chart out.png   # and a bar chart of entries/s
+//	go run . -chart out.png -results all.jsonl  # chart from saved results
 //
 // A -contender run without -endpoint starts its slstest server inside its
 // own process, whose CPU time and allocations then count as the

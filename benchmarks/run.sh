@@ -36,12 +36,10 @@ echo "== B. ring: one op is one 200-byte record through the queue"
 go test -run XXX -bench . -benchmem -count=1 ./internal/ring | tee "$out/ring.txt"
 
 echo
-echo "== C. end to end, in one process per contender (go test; the slstest server in a child process)"
-# A fixed count: the SDK producer has no flush, and its SafeClose waits for
-# its linger (2s), so a time-based -benchtime would stop at one entry.
+echo "== C. end to end, zapsls and zap to a file (go test; the slstest server in a child process)"
 go test -run XXX -bench EndToEnd -benchmem -benchtime=200000x -count=1 . | tee "$out/endtoend.txt"
 
-go build -o "$out/zapsls-bench" ./benchmarks
+(cd benchmarks && go build -o "$out/zapsls-bench" .)
 
 echo
 echo "== C1. end to end, the SDK's benchmark log, each contender in fresh processes"

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/aliyun/aliyun-log-go-sdk/producer"
-	kitlog "github.com/go-kit/kit/log"
 	"github.com/gogo/protobuf/proto"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -153,41 +151,6 @@ func TestSDKRouteWithHashKey(t *testing.T) {
 	require.Len(t, reqs, 1)
 	require.Equal(t, "/logstores/"+testLogstore+"/shards/route", reqs[0].Path)
 	require.Equal(t, key, reqs[0].HashKey)
-}
-
-func TestSDKProducer(t *testing.T) {
-	s := newServer(t, Options{})
-	cfg := producer.GetDefaultProducerConfig()
-	cfg.Endpoint = s.Endpoint()
-	cfg.AccessKeyID = DefaultAccessKeyID
-	cfg.AccessKeySecret = DefaultAccessKeySecret
-	cfg.HTTPClient = s.Client()
-	cfg.GeneratePackId = true
-	cfg.LingerMs = 100
-	cfg.Logger = kitlog.NewNopLogger()
-	cfg.DisableRuntimeMetrics = true
-	p, err := producer.NewProducer(cfg)
-	require.NoError(t, err)
-	p.Start()
-	now := uint32(time.Now().Unix())
-	for i := range 5 {
-		require.NoError(t, p.SendLog(testProject, testLogstore, "topic", "src",
-			producer.GenerateLog(now, map[string]string{"i": strconv.Itoa(i)})))
-	}
-	p.SafeClose()
-
-	require.True(t, s.WaitLogs(5, 5*time.Second))
-	seen := map[string]bool{}
-	for _, l := range s.Logs() {
-		require.Regexp(t, `^[0-9A-F]{16}-[0-9A-F]+$`, l.PackID)
-		require.Equal(t, l.PackID, l.Tags["__pack_id__"])
-		seen[l.Contents["i"]] = true
-	}
-	require.Len(t, seen, 5)
-	for _, r := range s.Requests() {
-		require.Equal(t, "lz4", r.Compression)
-		require.NotEmpty(t, r.PackID)
-	}
 }
 
 func TestSDKCredentials(t *testing.T) {

@@ -1,6 +1,8 @@
 // Package benchkit holds what the benchmarks share between the test
-// benchmarks of package zapsls and the benchmarks/ tool: the SDK's
-// benchmark log and a zap core in front of the SDK producer.
+// benchmarks of package zapsls and the benchmarks/ module (its own module,
+// so that what zapsls is compared against never reaches users' module
+// graphs): the SDK's benchmark log and an HTTP client for an slstest server
+// in another process.
 package benchkit
 
 import (

@@ -1,12 +1,9 @@
-package benchkit
+package main
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/aliyun/aliyun-log-go-sdk/producer"
@@ -15,11 +12,11 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// SDKCore is a zap core in front of the SDK producer, written as
+// sdkCore is a zap core in front of the SDK producer, written as
 // integrations commonly are: fields collected with a MapObjectEncoder,
 // values formatted with fmt.Sprint, one producer.GenerateLog and SendLog
 // per entry. The producer has no flush, so Sync does nothing.
-type SDKCore struct {
+type sdkCore struct {
 	zapcore.LevelEnabler
 	Producer                         *producer.Producer
 	Project, Logstore, Topic, Source string
@@ -27,14 +24,14 @@ type SDKCore struct {
 }
 
 // With returns a copy of c that adds fields to every entry.
-func (c *SDKCore) With(fields []zapcore.Field) zapcore.Core {
+func (c *sdkCore) With(fields []zapcore.Field) zapcore.Core {
 	clone := *c
 	clone.context = append(append([]zapcore.Field(nil), c.context...), fields...)
 	return &clone
 }
 
 // Check adds c to ce when the level is enabled.
-func (c *SDKCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (c *sdkCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(ent.Level) {
 		return ce.AddCore(ent, c)
 	}
@@ -42,7 +39,7 @@ func (c *SDKCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Ch
 }
 
 // Write hands the entry to the producer.
-func (c *SDKCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+func (c *sdkCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.context {
 		f.AddTo(enc)
@@ -61,15 +58,15 @@ func (c *SDKCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 }
 
 // Sync does nothing: the producer cannot flush.
-func (c *SDKCore) Sync() error { return nil }
+func (c *sdkCore) Sync() error { return nil }
 
-// NewSDKProducer starts the SDK producer v0.1.127 with its default
+// startSDKProducer starts the SDK producer v0.1.127 with its default
 // configuration, pointed at endpoint through client, except for logging:
 // its default logger prints INFO lines to stdout, so it logs warnings and
 // errors to stderr instead; and without the once-a-minute status line,
 // whose goroutine races with SafeClose (WaitGroup.Add against Wait,
 // monitor.go of v0.1.127), which changes nothing else.
-func NewSDKProducer(endpoint string, client *http.Client, accessKeyID, accessKeySecret string) (*producer.Producer, error) {
+func startSDKProducer(endpoint string, client *http.Client, accessKeyID, accessKeySecret string) (*producer.Producer, error) {
 	cfg := producer.GetDefaultProducerConfig()
 	cfg.Endpoint = endpoint
 	cfg.CredentialsProvider = sls.NewStaticCredentialsProvider(accessKeyID, accessKeySecret, "")
@@ -82,22 +79,4 @@ func NewSDKProducer(endpoint string, client *http.Client, accessKeyID, accessKey
 	}
 	p.Start()
 	return p, nil
-}
-
-// DialingClient returns an HTTP client that connects to addr whatever host
-// a URL names, as slstest.Server.Client does, for a server in another
-// process: SLS clients address it as "PROJECT.127.0.0.1:PORT".
-func DialingClient(addr string) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, addr)
-			},
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		Timeout: time.Minute,
-	}
 }

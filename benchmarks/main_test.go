@@ -1,0 +1,92 @@
+package main
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aliyun/aliyun-log-go-sdk/producer"
+	kitlog "github.com/go-kit/kit/log"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/zapsls/zapsls/slstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestEveryContenderDelivers runs each contender as -contender does, with
+// its slstest server in this process: every entry must arrive.
+func TestEveryContenderDelivers(t *testing.T) {
+	for _, name := range contenders {
+		t.Run(name, func(t *testing.T) {
+			r := measure(options{contender: name, n: 2000, goroutines: 4, size: 550, dir: t.TempDir()})
+			require.Empty(t, r.Error)
+			require.Zero(t, r.Lost)
+			require.Equal(t, 2000, r.N)
+			require.Positive(t, r.EntriesPerSec)
+		})
+	}
+}
+
+// BenchmarkContender measures each contender as -contender does, with its
+// slstest server in this process (whose CPU time and allocations count as
+// the contender's); run with a fixed -benchtime=Nx, since the SDK producer
+// cannot flush and waits for its 2s linger at the end. The tool's -all
+// measures each in fresh processes instead.
+func BenchmarkContender(b *testing.B) {
+	for _, name := range contenders {
+		b.Run(name, func(b *testing.B) {
+			r := measure(options{contender: name, n: b.N, goroutines: 4, size: 550, dir: b.TempDir()})
+			if r.Error != "" {
+				b.Fatal(r.Error)
+			}
+			b.ReportMetric(r.EntriesPerSec, "entries/s")
+			b.ReportMetric(r.CPUNsPerEntry, "cpu-ns/entry")
+			b.ReportMetric(r.AllocsPerEntry, "allocs/entry")
+		})
+	}
+}
+
+// TestSlstestServesSDKProducer: slstest accepts what the SDK producer
+// sends (lz4 bodies, pack ids as the __pack_id__ tag). It lives here, with
+// the producer, so that the main module does not require what the producer
+// needs (go-kit).
+func TestSlstestServesSDKProducer(t *testing.T) {
+	const project, logstore = "test-project", "test-logstore"
+	s := slstest.NewServer(slstest.Options{})
+	defer s.Close()
+	cfg := producer.GetDefaultProducerConfig()
+	cfg.Endpoint = s.Endpoint()
+	cfg.AccessKeyID = slstest.DefaultAccessKeyID
+	cfg.AccessKeySecret = slstest.DefaultAccessKeySecret
+	cfg.HTTPClient = s.Client()
+	cfg.GeneratePackId = true
+	cfg.LingerMs = 100
+	cfg.Logger = kitlog.NewNopLogger()
+	cfg.DisableRuntimeMetrics = true
+	p, err := producer.NewProducer(cfg)
+	require.NoError(t, err)
+	p.Start()
+	now := uint32(time.Now().Unix())
+	for i := range 5 {
+		require.NoError(t, p.SendLog(project, logstore, "topic", "src",
+			producer.GenerateLog(now, map[string]string{"i": strconv.Itoa(i)})))
+	}
+	p.SafeClose()
+
+	require.True(t, s.WaitLogs(5, 5*time.Second))
+	seen := map[string]bool{}
+	for _, l := range s.Logs() {
+		require.Regexp(t, `^[0-9A-F]{16}-[0-9A-F]+$`, l.PackID)
+		require.Equal(t, l.PackID, l.Tags["__pack_id__"])
+		seen[l.Contents["i"]] = true
+	}
+	require.Len(t, seen, 5)
+	for _, r := range s.Requests() {
+		require.Equal(t, "lz4", r.Compression)
+		require.NotEmpty(t, r.PackID)
+	}
+}
