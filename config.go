@@ -1,7 +1,6 @@
 package zapsls
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,19 +22,19 @@ const (
 // Defaults and bounds of Config. The batch bounds are those of the PutLogs
 // API (see sls-protocol facts in README.md).
 const (
-	DefaultBufferBytes   = 64 << 20
-	DefaultMaxBatchBytes = 3 << 20
-	MaxMaxBatchBytes     = 10 << 20
-	DefaultMaxBatchCount = 4096
-	MaxMaxBatchCount     = 4096
-	DefaultLinger        = time.Second
-	DefaultMaxInflight   = 4
-	DefaultBlockTimeout  = time.Second
-	DefaultRequestTimout = 15 * time.Second
-	DefaultRetryTimeout  = time.Minute
-	DefaultSyncTimeout   = 10 * time.Second
-	DefaultCloseTimeout  = 10 * time.Second
-	maxTopicBytes        = 128
+	DefaultBufferBytes    = 64 << 20
+	DefaultMaxBatchBytes  = 3 << 20
+	MaxBatchBytesLimit    = 10 << 20
+	DefaultMaxBatchCount  = 4096
+	MaxBatchCountLimit    = 4096
+	DefaultLinger         = time.Second
+	DefaultMaxInflight    = 4
+	DefaultBlockTimeout   = time.Second
+	DefaultRequestTimeout = 15 * time.Second
+	DefaultRetryTimeout   = time.Minute
+	DefaultSyncTimeout    = 10 * time.Second
+	DefaultCloseTimeout   = 10 * time.Second
+	maxTopicBytes         = 128
 )
 
 // Full-buffer policies for Config.OnFull.
@@ -56,9 +55,16 @@ const (
 )
 
 // Config configures a Writer. The zero value of every field but Endpoint,
-// Project and Logstore means its default. Durations decode from JSON or YAML
-// as strings such as "200ms" or as integer nanoseconds. fmt prints a Config
-// with its secrets redacted.
+// Project and Logstore means its default.
+//
+// Config decodes from JSON (UnmarshalJSON), from YAML (UnmarshalYAML, for
+// gopkg.in/yaml.v2 and v3; sigs.k8s.io/yaml goes through JSON) and from a
+// sink URL (ConfigFromURL), with the keys of the json tags, one grammar in
+// all three: sizes are bytes or have a unit ("16MiB", "512KiB"), durations
+// have a unit ("500ms", "5s"; a bare number other than 0 is refused), and
+// an unknown key is an error naming it. Errors, from decoding and from
+// NewWriter, are *ConfigError naming the field. fmt prints a Config with
+// its secrets redacted; MarshalJSON and MarshalYAML leave them out.
 type Config struct {
 	// Endpoint is the SLS endpoint: a host ("cn-hangzhou.log.aliyuncs.com",
 	// HTTPS), or a URL with http:// or https://, with an optional port.
@@ -159,77 +165,6 @@ func (c Config) String() string {
 // GoString is String, so that %#v does not print secrets either.
 func (c Config) GoString() string { return c.String() }
 
-// durationFields lists the Config durations, by JSON name, for decoding.
-func (c *Config) durationFields() map[string]*time.Duration {
-	return map[string]*time.Duration{
-		"blockTimeout":   &c.BlockTimeout,
-		"linger":         &c.Linger,
-		"requestTimeout": &c.RequestTimeout,
-		"retryTimeout":   &c.RetryTimeout,
-		"syncTimeout":    &c.SyncTimeout,
-		"closeTimeout":   &c.CloseTimeout,
-	}
-}
-
-// UnmarshalJSON decodes a Config, accepting durations as strings ("200ms")
-// or integer nanoseconds.
-func (c *Config) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	durations := map[string]json.RawMessage{}
-	for name := range c.durationFields() {
-		if v, ok := raw[name]; ok {
-			durations[name] = v
-			delete(raw, name)
-		}
-	}
-	rest, err := json.Marshal(raw)
-	if err != nil {
-		return err
-	}
-	type plain Config
-	if err := json.Unmarshal(rest, (*plain)(c)); err != nil {
-		return err
-	}
-	for name, ptr := range c.durationFields() {
-		v, ok := durations[name]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return fmt.Errorf("zapsls: config %s: %w", name, err)
-			}
-			*ptr = d
-			continue
-		}
-		var n int64
-		if err := json.Unmarshal(v, &n); err != nil {
-			return fmt.Errorf("zapsls: config %s: want a duration such as \"200ms\"", name)
-		}
-		*ptr = time.Duration(n)
-	}
-	return nil
-}
-
-// UnmarshalYAML decodes a Config from YAML (gopkg.in/yaml.v2 and v3 call
-// it), accepting the same forms as UnmarshalJSON.
-func (c *Config) UnmarshalYAML(unmarshal func(interface{}) error) error {
-	var m map[string]interface{}
-	if err := unmarshal(&m); err != nil {
-		return err
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("zapsls: config: %w", err)
-	}
-	return c.UnmarshalJSON(b)
-}
-
 // endpoint is a parsed Config.Endpoint.
 type endpoint struct {
 	scheme  string // "http" or "https"
@@ -243,7 +178,7 @@ type endpoint struct {
 func (c Config) withDefaults() (Config, endpoint, error) {
 	var ep endpoint
 	fail := func(field, format string, args ...interface{}) (Config, endpoint, error) {
-		return c, ep, fmt.Errorf("zapsls: Config.%s: %s", field, fmt.Sprintf(format, args...))
+		return c, ep, configErr(field, format, args...)
 	}
 	if c.Endpoint == "" {
 		return fail("Endpoint", "required (for example cn-hangzhou.log.aliyuncs.com)")
@@ -326,13 +261,23 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("Compression", "%q: want lz4, zstd or none", c.Compression)
 	}
 	if c.Credentials == nil {
-		if c.AccessKeyID == "" && c.AccessKeySecret == "" {
+		switch {
+		case c.AccessKeyID == "" && c.AccessKeySecret == "" && c.SecurityToken == "":
 			c.AccessKeyID = os.Getenv(EnvAccessKeyID)
 			c.AccessKeySecret = os.Getenv(EnvAccessKeySecret)
 			c.SecurityToken = os.Getenv(EnvSecurityToken)
-		}
-		if c.AccessKeyID == "" || c.AccessKeySecret == "" {
-			return fail("AccessKeyID", "no credentials: set AccessKeyID and AccessKeySecret, Credentials, or %s and %s", EnvAccessKeyID, EnvAccessKeySecret)
+			switch {
+			case c.AccessKeyID == "" && c.AccessKeySecret == "":
+				return fail("AccessKeyID", "no credentials: set AccessKeyID and AccessKeySecret, Credentials, or %s and %s", EnvAccessKeyID, EnvAccessKeySecret)
+			case c.AccessKeySecret == "":
+				return fail("AccessKeySecret", "%s is set but %s is not", EnvAccessKeyID, EnvAccessKeySecret)
+			case c.AccessKeyID == "":
+				return fail("AccessKeyID", "%s is set but %s is not", EnvAccessKeySecret, EnvAccessKeyID)
+			}
+		case c.AccessKeyID == "":
+			return fail("AccessKeyID", "required with AccessKeySecret or SecurityToken")
+		case c.AccessKeySecret == "":
+			return fail("AccessKeySecret", "required with AccessKeyID")
 		}
 		c.Credentials = sls.NewStaticCredentialsProvider(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
 	}
@@ -354,15 +299,15 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	intDefault(&c.SpoolMaxBytes, DefaultSpoolMaxBytes)
 	durDefault(&c.Linger, DefaultLinger)
 	durDefault(&c.BlockTimeout, DefaultBlockTimeout)
-	durDefault(&c.RequestTimeout, DefaultRequestTimout)
+	durDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	durDefault(&c.RetryTimeout, DefaultRetryTimeout)
 	durDefault(&c.SyncTimeout, DefaultSyncTimeout)
 	durDefault(&c.CloseTimeout, DefaultCloseTimeout)
 	switch {
-	case c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > MaxMaxBatchBytes:
+	case c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > MaxBatchBytesLimit:
 		return fail("MaxBatchBytes", "%d: want 64 KiB to 10 MiB", c.MaxBatchBytes)
-	case c.MaxBatchCount < 1 || c.MaxBatchCount > MaxMaxBatchCount:
-		return fail("MaxBatchCount", "%d: want 1 to %d", c.MaxBatchCount, MaxMaxBatchCount)
+	case c.MaxBatchCount < 1 || c.MaxBatchCount > MaxBatchCountLimit:
+		return fail("MaxBatchCount", "%d: want 1 to %d", c.MaxBatchCount, MaxBatchCountLimit)
 	case c.BufferBytes < 2*c.MaxBatchBytes:
 		return fail("BufferBytes", "%d: want at least twice MaxBatchBytes (%d)", c.BufferBytes, 2*c.MaxBatchBytes)
 	case c.MaxInflight < 1 || c.MaxInflight > 64:
@@ -370,9 +315,12 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	case c.SpoolMaxBytes < 2*c.MaxBatchBytes:
 		return fail("SpoolMaxBytes", "%d: want at least twice MaxBatchBytes (%d)", c.SpoolMaxBytes, 2*c.MaxBatchBytes)
 	}
-	for name, d := range c.durationFields() {
-		if *d < 0 {
-			return fail(exported(name), "%v: want a positive duration", *d)
+	for _, f := range configFields {
+		if f.kind != kindDuration {
+			continue
+		}
+		if d := f.ptr(&c).(*time.Duration); *d < 0 {
+			return fail(f.field, "%v: want a positive duration", *d)
 		}
 	}
 	switch strings.ToLower(c.OnFull) {
@@ -384,10 +332,6 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("OnFull", "%q: want block or drop", c.OnFull)
 	}
 	return c, ep, nil
-}
-
-func exported(jsonName string) string {
-	return strings.ToUpper(jsonName[:1]) + jsonName[1:]
 }
 
 // validName checks a project or logstore name against SLS's character rules

@@ -1,13 +1,13 @@
 package zapsls
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/multierr"
 	"go.uber.org/zap"
@@ -32,119 +32,42 @@ func init() {
 	}
 }
 
-// urlParams maps each URL query parameter to the Config field it sets. The
-// names are the Config fields' JSON names, plus the short forms compress
-// (Compression), protocol (the Endpoint's scheme) and spool (SpoolDir).
-var urlParams = map[string]func(c *Config, v string) error{
-	"topic":            func(c *Config, v string) error { c.Topic = v; return nil },
-	"source":           func(c *Config, v string) error { c.Source = v; return nil },
-	"compress":         func(c *Config, v string) error { c.Compression = v; return nil },
-	"signatureVersion": func(c *Config, v string) error { c.SignatureVersion = v; return nil },
-	"region":           func(c *Config, v string) error { c.Region = v; return nil },
-	"onFull":           func(c *Config, v string) error { c.OnFull = v; return nil },
-	"spool":            func(c *Config, v string) error { c.SpoolDir = v; return nil },
-	"spoolMaxBytes":    sizeParam(func(c *Config) *int { return &c.SpoolMaxBytes }),
-	"bufferBytes":      sizeParam(func(c *Config) *int { return &c.BufferBytes }),
-	"maxBatchBytes":    sizeParam(func(c *Config) *int { return &c.MaxBatchBytes }),
-	"maxBatchCount":    intParam(func(c *Config) *int { return &c.MaxBatchCount }),
-	"maxInflight":      intParam(func(c *Config) *int { return &c.MaxInflight }),
-	"blockTimeout":     durationParam(func(c *Config) *time.Duration { return &c.BlockTimeout }),
-	"linger":           durationParam(func(c *Config) *time.Duration { return &c.Linger }),
-	"requestTimeout":   durationParam(func(c *Config) *time.Duration { return &c.RequestTimeout }),
-	"retryTimeout":     durationParam(func(c *Config) *time.Duration { return &c.RetryTimeout }),
-	"syncTimeout":      durationParam(func(c *Config) *time.Duration { return &c.SyncTimeout }),
-	"closeTimeout":     durationParam(func(c *Config) *time.Duration { return &c.CloseTimeout }),
-}
-
-func intParam(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("want an integer, got %q", v)
-		}
-		*field(c) = n
-		return nil
-	}
-}
-
-func sizeParam(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := parseSize(v)
-		if err != nil {
-			return err
-		}
-		*field(c) = n
-		return nil
-	}
-}
-
-func durationParam(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("want a duration such as 200ms, got %q", v)
-		}
-		*field(c) = d
-		return nil
-	}
-}
-
-// parseSize reads a byte count: digits with an optional unit, B, KB, KiB,
-// MB, MiB, GB or GiB (case does not matter; KB and KiB both mean 1024).
-func parseSize(v string) (int, error) {
-	s := strings.ToLower(strings.TrimSpace(v))
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n, err := strconv.Atoi(s[:i])
-	if err != nil {
-		return 0, fmt.Errorf("want a size such as 4194304 or 4MiB, got %q", v)
-	}
-	unit := map[string]int{"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20, "gb": 1 << 30, "gib": 1 << 30}
-	m, ok := unit[strings.TrimSpace(s[i:])]
-	if !ok {
-		return 0, fmt.Errorf("want a size such as 4194304 or 4MiB, got %q", v)
-	}
-	return n * m, nil
-}
-
 // ConfigFromURL parses a sink URL into a Config:
 //
 //	sls://ENDPOINT_HOST[:PORT]/PROJECT/LOGSTORE?topic=T&source=S&tag.K=V&compress=zstd
 //
 // Parameters: topic, source, tag.KEY (one per tag), compress (lz4, zstd,
-// none), protocol (https, the default, or http), signatureVersion, region,
-// onFull, spool (SpoolDir), spoolMaxBytes, bufferBytes, maxBatchBytes
-// (sizes: 4194304, 4MiB), maxBatchCount,
-// maxInflight, blockTimeout, linger, requestTimeout, retryTimeout,
-// syncTimeout, closeTimeout (durations: 200ms, 5s). Each has the meaning of
-// the Config field of that name. An unknown or malformed parameter is an
-// error naming it; values are checked by NewWriter, whose errors the sink
-// reports under the parameter's name. Credentials may be given as the URL's
-// user info (sls://AK:SECRET@host/...), which no error or log of zapsls
-// ever echoes; without them NewWriter reads the ALIBABA_CLOUD_*
-// environment.
+// none), protocol (https, the default, or http), spool (SpoolDir), and
+// every other field that JSON and YAML decode, under its JSON key
+// (signatureVersion, region, onFull, bufferBytes, linger, ...), with the
+// same grammar: sizes 4194304, 512KiB, 16MiB; durations 500ms, 5s. Each
+// has the meaning of the Config field it sets. An unknown or malformed
+// parameter is a *ConfigError naming it; values are checked by NewWriter,
+// whose *ConfigError the sink reports under the URL part that set the
+// field. Credentials may be given as the URL's user info
+// (sls://AK:SECRET@host/...), which no error or log of zapsls ever
+// echoes; without them NewWriter reads the ALIBABA_CLOUD_* environment.
 func ConfigFromURL(rawURL string) (Config, error) {
 	var c Config
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url's error quotes the whole URL, user info included.
-		return c, fmt.Errorf("zapsls: sink URL: cannot parse it as a URL")
+		return c, &ConfigError{Problem: "sink URL: cannot parse it as a URL"}
 	}
 	shown := redactedURL(u)
-	fail := func(format string, args ...interface{}) (Config, error) {
-		return Config{}, fmt.Errorf("zapsls: sink URL %s: %s", shown, fmt.Sprintf(format, args...))
+	fail := func(e *ConfigError) (Config, error) {
+		e.url = shown
+		return Config{}, e
 	}
 	if u.Scheme != Scheme {
-		return fail("scheme %q: want %s://", u.Scheme, Scheme)
+		return fail(&ConfigError{Problem: fmt.Sprintf("scheme %q: want %s://", u.Scheme, Scheme)})
 	}
 	if u.Host == "" {
-		return fail("no endpoint host: want sls://ENDPOINT/PROJECT/LOGSTORE")
+		return fail(&ConfigError{Field: "Endpoint", Problem: "missing: want sls://ENDPOINT/PROJECT/LOGSTORE"})
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		return fail("path %q: want /PROJECT/LOGSTORE", u.Path)
+		return fail(&ConfigError{Problem: fmt.Sprintf("path %q: want /PROJECT/LOGSTORE", u.Path)})
 	}
 	c.Project, c.Logstore = parts[0], parts[1]
 	if u.User != nil {
@@ -153,22 +76,17 @@ func ConfigFromURL(rawURL string) (Config, error) {
 	}
 	protocol := "https"
 	query := u.Query()
-	names := make([]string, 0, len(query))
-	for name := range query {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(query)) {
 		values := query[name]
 		if len(values) != 1 {
-			return fail("parameter %q given %d times", name, len(values))
+			return fail(&ConfigError{Key: name, Problem: fmt.Sprintf("parameter %q given %d times", name, len(values))})
 		}
 		v := values[0]
 		switch {
 		case strings.HasPrefix(name, "tag."):
 			key := strings.TrimPrefix(name, "tag.")
 			if key == "" {
-				return fail("parameter %q: empty tag key", name)
+				return fail(&ConfigError{Field: "Tags", Key: name, Problem: "empty tag key"})
 			}
 			if c.Tags == nil {
 				c.Tags = map[string]string{}
@@ -176,46 +94,22 @@ func ConfigFromURL(rawURL string) (Config, error) {
 			c.Tags[key] = v
 		case name == "protocol":
 			if v != "http" && v != "https" {
-				return fail("parameter protocol: want http or https, got %q", v)
+				return fail(&ConfigError{Field: "Endpoint", Key: name, Problem: fmt.Sprintf("want http or https, got %q", v)})
 			}
 			protocol = v
 		default:
-			set, ok := urlParams[name]
-			if !ok {
-				return fail("unknown parameter %q", name)
+			f := fieldByParam(name)
+			if f == nil {
+				return fail(&ConfigError{Key: name, Problem: fmt.Sprintf("unknown parameter %q", name)})
 			}
-			if err := set(&c, v); err != nil {
-				return fail("parameter %s: %v", name, err)
+			if e := f.setText(&c, v); e != nil {
+				e.Key = name
+				return fail(e)
 			}
 		}
 	}
 	c.Endpoint = protocol + "://" + u.Host
 	return c, nil
-}
-
-// inURLTerms rewrites NewWriter's "Config.Field: problem" as the URL part
-// that set the field, so that the message names what the user wrote.
-func inURLTerms(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "zapsls: ")
-	field, problem, ok := strings.Cut(strings.TrimPrefix(msg, "Config."), ": ")
-	if !ok || !strings.HasPrefix(msg, "Config.") {
-		return msg
-	}
-	switch field {
-	case "Endpoint":
-		return "endpoint host: " + problem
-	case "Project", "Logstore":
-		return "path /PROJECT/LOGSTORE: " + strings.ToLower(field) + " " + problem
-	case "AccessKeyID", "AccessKeySecret":
-		return problem + " (or put them in the URL's user info)"
-	case "Tags":
-		return "tag.KEY parameters: " + problem
-	case "Compression":
-		return "parameter compress: " + problem
-	case "SpoolDir":
-		return "parameter spool: " + problem
-	}
-	return "parameter " + strings.ToLower(field[:1]) + field[1:] + ": " + problem
 }
 
 // redactedURL prints u without user info.
@@ -265,7 +159,13 @@ func openSink(u *url.URL) (zap.Sink, error) {
 	}
 	w, err := NewWriter(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("zapsls: sink URL %s: %s", redactedURL(u), inURLTerms(err))
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			// Named as the URL part that set the field.
+			ce.url = redactedURL(u)
+			return nil, ce
+		}
+		return nil, fmt.Errorf("zapsls: sink URL %s: %w", redactedURL(u), err)
 	}
 	s := &sharedSink{Writer: w, key: key, refs: 1}
 	sinks.byURL[key] = s

@@ -116,7 +116,7 @@ func TestSinkURLErrors(t *testing.T) {
 	t.Setenv(EnvAccessKeyID, "ak")
 	t.Setenv(EnvAccessKeySecret, "sk")
 	for _, tc := range []struct{ url, want string }{
-		{"sls:///proj/store", "no endpoint host"},
+		{"sls:///proj/store", "endpoint host: missing"},
 		{"sls://host/proj", "want /PROJECT/LOGSTORE"},
 		{"sls://host/proj/store/extra", "want /PROJECT/LOGSTORE"},
 		{"sls://host/proj/store?colour=blue", `unknown parameter "colour"`},
@@ -129,7 +129,7 @@ func TestSinkURLErrors(t *testing.T) {
 		{"sls://host/proj/store?signatureVersion=v4", "parameter region: required"},
 		{"sls://host/proj/store?topic=a&topic=b", `"topic" given 2 times`},
 		{"sls://host/proj/store?tag.=x", "empty tag key"},
-		{"sls://host/Proj/store", "path /PROJECT/LOGSTORE: project \"Proj\""},
+		{"sls://host/Proj/store", "path /PROJECT/LOGSTORE: project: \"Proj\""},
 	} {
 		cfg := zap.NewProductionConfig()
 		cfg.OutputPaths = []string{tc.url}

@@ -243,7 +243,7 @@ func (s *spool) load(name string) (*batch, error) {
 		return nil, errCorrupt("truncated header")
 	}
 	crc, bodyLen := binary.BigEndian.Uint32(sums[:4]), binary.BigEndian.Uint64(sums[4:])
-	if bodyLen > MaxMaxBatchBytes*2 {
+	if bodyLen > MaxBatchBytesLimit*2 {
 		return nil, errCorrupt("bad body length")
 	}
 	body := getBody(int(bodyLen))[:bodyLen]

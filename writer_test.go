@@ -472,18 +472,6 @@ func TestConfigFromEnvironment(t *testing.T) {
 	assert.Equal(t, 1, srv.LogCount())
 }
 
-func TestConfigDecoding(t *testing.T) {
-	var c Config
-	require.NoError(t, c.UnmarshalJSON([]byte(`{"endpoint":"e","project":"p","linger":"200ms","syncTimeout":5000000000,"tags":{"a":"b"},"maxBatchCount":10}`)))
-	assert.Equal(t, 200*time.Millisecond, c.Linger)
-	assert.Equal(t, 5*time.Second, c.SyncTimeout)
-	assert.Equal(t, "p", c.Project)
-	assert.Equal(t, 10, c.MaxBatchCount)
-	assert.Equal(t, map[string]string{"a": "b"}, c.Tags)
-	err := c.UnmarshalJSON([]byte(`{"linger":"soon"}`))
-	assert.ErrorContains(t, err, "linger")
-}
-
 func TestStatsStringHasNoSecret(t *testing.T) {
 	c := Config{AccessKeySecret: "s3cr3t", SecurityToken: "t0k3n"}
 	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
