@@ -265,19 +265,37 @@ func TestWriterRetriesToSuccess(t *testing.T) {
 }
 
 func TestWriterRetriedBatchIsByteIdentical(t *testing.T) {
-	srv := slstest.NewServer(slstest.Options{})
-	defer srv.Close()
-	w, _ := newTestWriter(t, srv, nil)
-	srv.FailNext(1, slstest.Fault{Status: 503, Accept: false})
-	logger := newTestLogger(w)
-	logger.Info("once", zap.String("g", "x"), zap.Int("i", 0))
-	require.NoError(t, logger.Sync())
-	// The rejected and the accepted attempt carried the same pack id.
-	rej := srv.Rejections()
-	require.Len(t, rej, 1)
-	reqs := srv.Requests()
-	require.Len(t, reqs, 1)
-	assert.NotEmpty(t, reqs[0].PackID)
+	for _, compression := range []string{CompressLZ4, CompressZstd, CompressNone} {
+		t.Run(compression, func(t *testing.T) {
+			srv := slstest.NewServer(slstest.Options{RecordAttempts: true})
+			defer srv.Close()
+			w, _ := newTestWriter(t, srv, func(c *Config) { c.Compression = compression })
+			srv.FailNext(1, slstest.Fault{Status: 503})
+			srv.FailNext(1, slstest.Fault{CloseConnection: true})
+			logger := newTestLogger(w)
+			for i := 0; i < 20; i++ {
+				logger.Info("once", zap.String("g", "x"), zap.Int("i", i))
+			}
+			require.NoError(t, logger.Sync())
+			// Two refused attempts and the accepted one: the same body,
+			// byte for byte, under the same pack id.
+			attempts := srv.Attempts()
+			require.Len(t, attempts, 3)
+			assert.Equal(t, []int{503, 0, 200}, []int{attempts[0].Status, attempts[1].Status, attempts[2].Status})
+			first := attempts[0]
+			require.NotEmpty(t, first.PackID, "the body decodes and carries a pack id")
+			for i, a := range attempts[1:] {
+				assert.Equal(t, first.Body, a.Body, "attempt %d is byte-identical to the first", i+2)
+				assert.Equal(t, first.PackID, a.PackID, "attempt %d", i+2)
+				assert.Equal(t, first.RawSize, a.RawSize)
+				assert.Equal(t, first.Compression, a.Compression)
+			}
+			reqs := srv.Requests()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, first.PackID, reqs[0].PackID)
+			assert.Equal(t, 20, srv.LogCount())
+		})
+	}
 }
 
 func TestWriterDropPolicyAccounting(t *testing.T) {

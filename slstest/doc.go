@@ -82,7 +82,16 @@
 // FailNext, FailFor and FailRate answer chosen requests with an error, a
 // delay or a dropped connection (see Fault); SetDelay slows every request;
 // RefuseConnections, AcceptConnections and RefuseFor make the port refuse
-// connections; SetResponseBody replaces answers with arbitrary bytes.
+// connections; SetResponseBody replaces answers with arbitrary bytes, and
+// Fault.Body one answer, as a proxy in front of SLS would answer.
 // Faults apply after routing and before verification. All of them may be
 // changed while requests are in flight.
+//
+// # Attempts
+//
+// Requests, Logs and Rejections keep what a client's requests led to. With
+// Options.RecordAttempts, Attempts also keeps every request whose body was
+// read, whatever it was answered, with the body as sent and its
+// __pack_id__: a test can check that a client's retry is byte-identical to
+// the attempt it repeats.
 package slstest

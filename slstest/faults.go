@@ -31,6 +31,11 @@ type Fault struct {
 	// Accept makes the fault a pure delay: wait Delay, then process the
 	// request normally.
 	Accept bool
+	// Body, if non-nil, is answered instead of the SLS error body, with
+	// Status, as a proxy or load balancer in front of SLS answers (an HTML
+	// 502 page, an empty 503). The Rejection still records Code and
+	// Message, derived as above; the client sees only Status and Body.
+	Body []byte
 }
 
 func (f Fault) apiError() *apiError {
@@ -59,7 +64,7 @@ func (f Fault) apiError() *apiError {
 	if msg == "" {
 		msg = "fault injected by slstest"
 	}
-	return &apiError{status: status, code: code, message: msg}
+	return &apiError{status: status, code: code, message: msg, body: f.Body}
 }
 
 // faultState is guarded by Server.mu. A request takes, in order of

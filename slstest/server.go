@@ -83,6 +83,11 @@ type Options struct {
 	// accepted log. For benchmarks and soak tests, where keeping millions
 	// of decoded logs would measure the test server instead of the client.
 	DiscardLogs bool
+	// RecordAttempts keeps every PutLogs request whose body was read,
+	// accepted or not (faulted, refused, dropped), with its body as sent:
+	// see Attempts. Off by default, since it holds every body; for tests
+	// that compare a retry with the attempt before it.
+	RecordAttempts bool
 }
 
 // Server is an SLS PutLogs endpoint listening on a loopback port. Create it
@@ -117,6 +122,7 @@ type Server struct {
 	logs         []Log
 	logCount     int // accepted logs, kept or not (DiscardLogs)
 	rejections   []Rejection
+	attempts     []Attempt     // with RecordAttempts
 	changed      chan struct{} // closed and replaced whenever logs change
 	faults       faultState
 	respOverride *responseOverride
@@ -442,6 +448,78 @@ type Rejection struct {
 	Project, Logstore string
 }
 
+// Attempt is one PutLogs request the server read, whatever its fate, kept
+// with Options.RecordAttempts.
+type Attempt struct {
+	// RequestID is the x-log-requestid the server answered with (also in
+	// Request, Log and Rejection).
+	RequestID string
+	// Status is the HTTP status answered: 0 when the connection was
+	// dropped without an answer (a CloseConnection fault, or a delay cut
+	// short by the client or by Close).
+	Status int
+	// Code is the SLS error code answered, "" for a 200 and for an answer
+	// without an SLS error body (Fault.Body, SetResponseBody).
+	Code string
+	// Compression is x-log-compresstype and RawSize x-log-bodyrawsize, as
+	// received (RawSize -1 if absent or not a number).
+	Compression string
+	RawSize     int
+	// Body is the request body as sent, still compressed.
+	Body []byte
+	// PackID is the __pack_id__ LogTag of the body, "" if the body does not
+	// decode into a LogGroup or has none.
+	PackID string
+}
+
+// Attempts returns, in arrival order, every PutLogs request whose body was
+// read: accepted, refused, faulted or dropped. It is empty unless
+// Options.RecordAttempts is set. A request refused before its body was read
+// (routing, a body over the size limit) is not an attempt.
+func (s *Server) Attempts() []Attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Attempt(nil), s.attempts...)
+}
+
+// beginAttempt records r's body as an attempt still unanswered, and
+// returns its index in s.attempts, or -1 when attempts are not recorded.
+func (s *Server) beginAttempt(id string, r *http.Request, body []byte) int {
+	if !s.opts.RecordAttempts {
+		return -1
+	}
+	a := Attempt{RequestID: id, Compression: r.Header.Get("x-log-compresstype"), RawSize: -1, Body: body}
+	if n, err := strconv.Atoi(r.Header.Get("x-log-bodyrawsize")); err == nil && n >= 0 && n <= s.opts.MaxRawBytes {
+		a.RawSize = n
+		if raw, e := s.decompress(a.Compression, body, n); e == nil {
+			var g sls.LogGroup
+			if g.Unmarshal(raw) == nil {
+				for _, t := range g.LogTags {
+					if t.GetKey() == packIDTag {
+						a.PackID = t.GetValue()
+					}
+				}
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts = append(s.attempts, a)
+	return len(s.attempts) - 1
+}
+
+// endAttempt records the answer to attempt i (see beginAttempt).
+func (s *Server) endAttempt(i, status int, code string) {
+	if i < 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < len(s.attempts) { // Reset may have forgotten it
+		s.attempts[i].Status, s.attempts[i].Code = status, code
+	}
+}
+
 // Requests returns the accepted requests in arrival order.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -494,12 +572,12 @@ func (s *Server) WaitLogs(n int, timeout time.Duration) bool {
 	}
 }
 
-// Reset forgets the stored requests, logs and rejections. Faults and
+// Reset forgets the stored requests, logs, rejections and attempts. Faults and
 // credentials are kept (see ClearFaults).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.logs, s.rejections, s.logCount = nil, nil, nil, 0
+	s.requests, s.logs, s.rejections, s.attempts, s.logCount = nil, nil, nil, nil, 0
 	s.notifyLocked()
 }
 
@@ -572,6 +650,7 @@ func (s *Server) newRequestID() string {
 type apiError struct {
 	status        int
 	code, message string
+	body          []byte // answered instead of the SLS error body, if non-nil
 }
 
 func errorf(status int, code, format string, args ...any) *apiError {
@@ -594,13 +673,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, rerr := route(r)
 	if rerr != nil {
-		s.answer(w, id, rt, nil, rerr)
+		s.answer(w, id, rt, nil, rerr, -1)
 		return
 	}
 
 	// Read the body first: net/http notices a client hanging up only once
 	// the body has been consumed, and delays must end when the client does.
 	body, berr := s.readBody(w, r)
+	att := -1
+	if berr == nil {
+		att = s.beginAttempt(id, r, body)
+	}
 
 	if !s.sleep(r.Context(), s.delay()) {
 		panic(http.ErrAbortHandler)
@@ -611,51 +694,64 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case f.CloseConnection:
+			s.endAttempt(att, 0, "")
 			s.drop(w, id, rt)
 			return
 		case !f.Accept && f.Status != http.StatusOK:
-			s.answer(w, id, rt, nil, f.apiError())
+			s.answer(w, id, rt, nil, f.apiError(), att)
 			return
 		}
 	}
 	if berr != nil {
-		s.answer(w, id, rt, nil, berr)
+		s.answer(w, id, rt, nil, berr, att)
 		return
 	}
 	req, verr := s.verify(r, rt, body)
 	if verr != nil {
-		s.answer(w, id, rt, nil, verr)
+		s.answer(w, id, rt, nil, verr, att)
 		return
 	}
 	req.RequestID = id
-	s.answer(w, id, rt, req, nil)
+	s.answer(w, id, rt, req, nil, att)
 }
 
 // answer writes the response, recording the request first as accepted
-// (req != nil and the status is 200) or as rejected.
-func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Request, e *apiError) {
+// (req != nil and the status is 200) or as rejected, and ending attempt att
+// (see beginAttempt) with what it answers.
+func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Request, e *apiError, att int) {
 	status, body := http.StatusOK, []byte(nil)
+	slsBody := false // body is an SLS error
 	if e != nil {
 		status = e.status
-		body, _ = json.Marshal(struct {
-			ErrorCode    string `json:"errorCode"`
-			ErrorMessage string `json:"errorMessage"`
-		}{e.code, e.message})
+		if e.body != nil {
+			body = e.body
+		} else {
+			body, _ = json.Marshal(struct {
+				ErrorCode    string `json:"errorCode"`
+				ErrorMessage string `json:"errorMessage"`
+			}{e.code, e.message})
+			slsBody = true
+		}
 	}
 	if o := s.override(); o != nil {
 		if o.status != 0 {
 			status = o.status
 		}
-		body = o.body
+		body, slsBody = o.body, false
 		if e == nil && status != http.StatusOK {
 			e = &apiError{message: "valid request answered with the SetResponseBody status"}
 		}
 	}
+	code := ""
 	if e == nil && status == http.StatusOK {
 		s.store(*req)
 	} else {
+		if slsBody {
+			code = e.code
+		}
 		s.reject(Rejection{Status: status, Code: e.code, Message: e.message, RequestID: id, Project: rt.project, Logstore: rt.logstore})
 	}
+	s.endAttempt(att, status, code)
 
 	s.writeAnswer(w, id, status, body)
 }
