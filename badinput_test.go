@@ -457,7 +457,7 @@ func TestBadInputFramesAmongGoodOnes(t *testing.T) {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 	w, _ := newTestWriter(t, srv, nil)
-	enc := NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(FieldSet{}))
+	enc := NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(NoFieldSet()))
 	frame := func(msg string) []byte {
 		buf, err := enc.EncodeEntry(zapcore.Entry{Message: msg, Time: time.Now()}, nil)
 		require.NoError(t, err)

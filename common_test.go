@@ -94,7 +94,7 @@ func newTestWriter(t *testing.T, srv *slstest.Server, mutate func(*Config)) (*Wr
 // since the tests read them from Stats and Sync.
 func newTestLogger(w *Writer) *zap.Logger {
 	cfg := zap.NewProductionEncoderConfig()
-	return zap.New(NewCore(NewEncoder(cfg, WithFieldSet(FieldSet{})), w, zapcore.DebugLevel),
+	return zap.New(NewCore(NewEncoder(cfg, WithFieldSet(NoFieldSet())), w, zapcore.DebugLevel),
 		zap.ErrorOutput(zapcore.AddSync(io.Discard)))
 }
 
@@ -223,7 +223,7 @@ func (z *relZapErrors) text() string {
 }
 
 func relLogger(w *Writer, errOut zapcore.WriteSyncer) *zap.Logger {
-	return zap.New(NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(FieldSet{})), w, zapcore.DebugLevel),
+	return zap.New(NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(NoFieldSet())), w, zapcore.DebugLevel),
 		zap.ErrorOutput(errOut))
 }
 

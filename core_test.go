@@ -23,7 +23,7 @@ func TestCoreTeeWithObserver(t *testing.T) {
 
 	level := zap.NewAtomicLevelAt(zap.InfoLevel)
 	obsCore, observed := observer.New(zap.DebugLevel)
-	slsCore := NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(FieldSet{})), w, level)
+	slsCore := NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(NoFieldSet())), w, level)
 	assert.Equal(t, zap.InfoLevel, zapcore.LevelOf(slsCore))
 
 	logger := zap.New(zapcore.NewTee(obsCore, slsCore), zap.AddCaller(), zap.AddStacktrace(zap.ErrorLevel)).Named("api")

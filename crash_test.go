@@ -65,7 +65,7 @@ func TestCrashChild(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(5)
 	}
-	logger := zap.New(NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(FieldSet{})), w, zapcore.DebugLevel))
+	logger := zap.New(NewCore(NewEncoder(zap.NewProductionEncoderConfig(), WithFieldSet(NoFieldSet())), w, zapcore.DebugLevel))
 	switch role {
 	case "spool":
 		// Log until killed.

@@ -26,7 +26,8 @@ type encoderOptionFunc func(*encoderConf)
 func (f encoderOptionFunc) apply(c *encoderConf) { f(c) }
 
 // WithFieldSet chooses the built-in fields beyond the EncoderConfig keys.
-// Without it, NewEncoder uses DefaultFieldSet.
+// Without it, NewEncoder uses DefaultFieldSet; an empty key in fs means that
+// field's default (see FieldSet).
 func WithFieldSet(fs FieldSet) EncoderOption {
 	return encoderOptionFunc(func(c *encoderConf) { c.fields = fs })
 }
@@ -53,10 +54,32 @@ func WithMaxValueBytes(n int) EncoderOption {
 
 // encoderConf is shared, read-only, by an encoder and all its clones.
 type encoderConf struct {
-	zapcore.EncoderConfig
-	fields   FieldSet
-	sep      string
-	maxValue int
+	zapcore.EncoderConfig // keys with the built-in affixes, after prepare
+	fields                FieldSet
+	sep                   string
+	maxValue              int
+
+	msgJSON, msgKV               *Extract // nil: off
+	builtinPrefix, builtinSuffix string
+	// root, when set, is the content that holds the built-in fields as a
+	// JSON object (WithBuiltinRoot); rootProcess is then the per-process
+	// members of that object, each led by a comma.
+	root        string
+	rootProcess []byte
+}
+
+// prepare resolves the FieldSet and puts the built-in affixes around every
+// built-in key, once, so that encoding costs nothing for them.
+func (c *encoderConf) prepare() {
+	c.fields = c.fields.resolved().affixed(c.builtinPrefix, c.builtinSuffix)
+	if c.builtinPrefix == "" && c.builtinSuffix == "" {
+		return
+	}
+	for _, k := range []*string{&c.MessageKey, &c.LevelKey, &c.TimeKey, &c.NameKey, &c.CallerKey, &c.FunctionKey, &c.StacktraceKey} {
+		if *k != "" {
+			*k = c.builtinPrefix + *k + c.builtinSuffix
+		}
+	}
 }
 
 // encoder implements zapcore.Encoder by writing SLS Log protobuf bytes.
@@ -76,6 +99,9 @@ type encoder struct {
 	prefix []byte
 	// repairs counts keys renamed or cut and values cut or re-encoded.
 	repairs int
+	// root collects the built-in fields with WithBuiltinRoot: JSON object
+	// members, each led by a comma.
+	root []byte
 
 	scratch    []byte // a value being formatted
 	keyScratch []byte // a key being repaired
@@ -95,7 +121,11 @@ var _ zapcore.Encoder = (*encoder)(nil)
 //     content under TimeKey only when TimeKey is set, encoded by EncodeTime.
 //   - level, logger name, caller, function, message, stack: contents under
 //     the EncoderConfig keys, encoded by its Encode* functions; an empty key
-//     leaves the part out. FieldSet adds file, line, pid, program, hostname.
+//     leaves the part out. FieldSet adds file, line, pid, program, hostname,
+//     level number, file name, module and uptime. WithBuiltinAffixes renames
+//     all these keys at once; WithBuiltinRoot gathers them in one content.
+//   - the message: WithMessageJSON and WithMessageKV add the contents found
+//     in it, where the message stands.
 //   - strings, bools, integers, floats: their text. Floats are the shortest
 //     text that round-trips, NaN, +Inf and -Inf spelled so.
 //   - zap.Error: key = Error(), keyVerbose = %+v when that adds detail,
@@ -127,9 +157,14 @@ func NewEncoder(cfg zapcore.EncoderConfig, opts ...EncoderOption) zapcore.Encode
 	for _, o := range opts {
 		o.apply(conf)
 	}
+	conf.prepare()
 	enc := newEncoder(conf)
 	for _, kv := range conf.fields.processValues() {
-		enc.AddString(kv[0], kv[1])
+		if conf.root == "" {
+			enc.AddString(kv[0], kv[1])
+		} else {
+			conf.rootProcess = appendRootMember(conf.rootProcess, kv[0], kv[1])
+		}
 	}
 	return enc
 }
@@ -167,7 +202,10 @@ func putEncoder(e *encoder) {
 	if e.reflectBuf != nil && e.reflectBuf.Cap() > maxPooledBytes {
 		e.reflectBuf, e.reflectEnc = nil, nil
 	}
-	e.buf, e.prefix, e.repairs = e.buf[:0], e.prefix[:0], 0
+	if cap(e.root) > maxPooledBytes {
+		e.root = nil
+	}
+	e.buf, e.prefix, e.repairs, e.root = e.buf[:0], e.prefix[:0], 0, e.root[:0]
 	encoderPool.Put(e)
 }
 
@@ -211,13 +249,20 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 	final.repairs = e.repairs
 
 	c := &e.conf.EncoderConfig
+	fs := &e.conf.fields
 	if c.LevelKey != "" && c.EncodeLevel != nil {
 		final.text.buf = final.scratch[:0]
 		c.EncodeLevel(ent.Level, &final.text)
-		final.addEncoded(c.LevelKey, ent.Level.String())
+		final.builtinEncoded(c.LevelKey, ent.Level.String())
+	}
+	if fs.LevelNumberKey != "" {
+		final.builtinInt(fs.LevelNumberKey, int64(ent.Level))
 	}
 	if c.TimeKey != "" {
-		final.AddTime(c.TimeKey, ent.Time)
+		final.builtinTime(c.TimeKey, ent.Time)
+	}
+	if fs.UptimeKey != "" {
+		final.builtinInt(fs.UptimeKey, ent.Time.Sub(processStart).Milliseconds())
 	}
 	if ent.LoggerName != "" && c.NameKey != "" {
 		final.text.buf = final.scratch[:0]
@@ -226,7 +271,7 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 			name = zapcore.FullNameEncoder
 		}
 		name(ent.LoggerName, &final.text)
-		final.addEncoded(c.NameKey, ent.LoggerName)
+		final.builtinEncoded(c.NameKey, ent.LoggerName)
 	}
 	if ent.Caller.Defined {
 		if c.CallerKey != "" {
@@ -235,24 +280,28 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 				c.EncodeCaller(ent.Caller, &final.text)
 			}
 			if len(final.text.buf) == 0 {
-				final.AddString(c.CallerKey, ent.Caller.String())
+				builtin(final, c.CallerKey, ent.Caller.String(), utf8.ValidString)
 			} else {
-				final.addEncoded(c.CallerKey, "")
+				final.builtinEncoded(c.CallerKey, "")
 			}
 		}
 		if c.FunctionKey != "" {
-			final.AddString(c.FunctionKey, ent.Caller.Function)
+			builtin(final, c.FunctionKey, ent.Caller.Function, utf8.ValidString)
 		}
-		if k := e.conf.fields.FileKey; k != "" {
-			final.AddString(k, ent.Caller.File)
+		if fs.FileKey != "" {
+			builtin(final, fs.FileKey, ent.Caller.File, utf8.ValidString)
 		}
-		if k := e.conf.fields.LineKey; k != "" {
-			final.AddInt(k, ent.Caller.Line)
+		if fs.LineKey != "" {
+			final.builtinInt(fs.LineKey, int64(ent.Caller.Line))
+		}
+		if fs.FileNameKey != "" {
+			builtin(final, fs.FileNameKey, fileBase(ent.Caller.File), utf8.ValidString)
+		}
+		if fs.ModuleKey != "" && ent.Caller.Function != "" {
+			builtin(final, fs.ModuleKey, packagePath(ent.Caller.Function), utf8.ValidString)
 		}
 	}
-	if c.MessageKey != "" {
-		final.AddString(c.MessageKey, ent.Message)
-	}
+	final.addMessage(c.MessageKey, ent.Message)
 	final.buf = append(final.buf, e.buf...)
 	final.prefix = append(final.prefix[:0], e.prefix...)
 	for i := range fields {
@@ -260,10 +309,90 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 	}
 	final.prefix = final.prefix[:0]
 	if ent.Stack != "" && c.StacktraceKey != "" {
-		final.AddString(c.StacktraceKey, ent.Stack)
+		builtin(final, c.StacktraceKey, ent.Stack, utf8.ValidString)
+	}
+	if e.conf.root != "" {
+		final.addRoot()
 	}
 	final.finish(ent.Time)
 	return final
+}
+
+// builtin adds a built-in field: as a content, or with WithBuiltinRoot as a
+// member of the root object.
+func builtin[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
+	if e.conf.root == "" {
+		addValue(e, key, val, valid)
+		return
+	}
+	if !valid(val) {
+		e.repairs++ // appendRootMember writes each invalid byte as \ufffd
+	}
+	e.root = appendRootMember(e.root, key, val)
+}
+
+// appendRootMember appends ,"key":"val" to a root object's members.
+func appendRootMember[S string | []byte](b []byte, key string, val S) []byte {
+	b = jsontext.AppendString(append(b, ','), key)
+	b = append(b, ':')
+	switch v := any(val).(type) {
+	case string:
+		return jsontext.AppendString(b, v)
+	case []byte:
+		return jsontext.AppendBytes(b, v)
+	}
+	return b
+}
+
+// addRoot adds the root content (WithBuiltinRoot) that builtin collected,
+// with the per-process members, unless there is none.
+func (e *encoder) addRoot() {
+	e.root = append(e.root, e.conf.rootProcess...)
+	if len(e.root) == 0 {
+		return
+	}
+	e.root[0] = '{'
+	e.root = append(e.root, '}')
+	addValue(e, e.conf.root, e.root, alwaysValid)
+}
+
+// builtinEncoded adds, as a built-in field, the value an Encode* function
+// wrote into e.text, or fallback when it wrote nothing.
+func (e *encoder) builtinEncoded(key, fallback string) {
+	if e.conf.root == "" {
+		e.addEncoded(key, fallback)
+		return
+	}
+	e.scratch = e.text.buf
+	if len(e.scratch) == 0 {
+		builtin(e, key, fallback, utf8.ValidString)
+		return
+	}
+	builtin(e, key, e.scratch, utf8.Valid)
+}
+
+func (e *encoder) builtinInt(key string, v int64) {
+	e.scratch = strconv.AppendInt(e.scratch[:0], v, 10)
+	builtin(e, key, e.scratch, alwaysValid)
+}
+
+// builtinTime is AddTime for a built-in field.
+func (e *encoder) builtinTime(key string, t time.Time) {
+	if !e.formatTime(t) {
+		e.builtinInt(key, t.UnixNano())
+		return
+	}
+	e.builtinEncoded(key, "")
+}
+
+// formatTime writes t into e.text with EncodeTime, and reports whether it
+// wrote anything.
+func (e *encoder) formatTime(t time.Time) bool {
+	e.text.buf = e.scratch[:0]
+	if e.conf.EncodeTime != nil {
+		e.conf.EncodeTime(t, &e.text)
+	}
+	return len(e.text.buf) > 0
 }
 
 // addEncoded adds the value an Encode* function wrote into e.text, or
@@ -457,11 +586,7 @@ func (e *encoder) AddDuration(key string, val time.Duration) {
 
 // AddTime uses EncodeTime, falling back to Unix nanoseconds.
 func (e *encoder) AddTime(key string, val time.Time) {
-	e.text.buf = e.scratch[:0]
-	if e.conf.EncodeTime != nil {
-		e.conf.EncodeTime(val, &e.text)
-	}
-	if len(e.text.buf) == 0 {
+	if !e.formatTime(val) {
 		e.AddInt64(key, val.UnixNano())
 		return
 	}

@@ -89,7 +89,7 @@ func (verboseError) Format(s fmt.State, verb rune) {
 }
 
 func TestEncoderFieldMapping(t *testing.T) {
-	enc := NewEncoder(testEncoderConfig(), WithFieldSet(FieldSet{}))
+	enc := NewEncoder(testEncoderConfig(), WithFieldSet(NoFieldSet()))
 	when := time.Date(2026, 11, 25, 10, 30, 0, 123456789, time.UTC)
 	ent := zapcore.Entry{
 		Level: zapcore.WarnLevel, Time: when, LoggerName: "api.http", Message: "hello",
@@ -206,7 +206,7 @@ func TestEncoderTimeKeyAndFieldSet(t *testing.T) {
 }
 
 func TestEncoderWithAndNamespaces(t *testing.T) {
-	root := NewEncoder(testEncoderConfig(), WithFieldSet(FieldSet{}), WithKeySeparator("_"))
+	root := NewEncoder(testEncoderConfig(), WithFieldSet(NoFieldSet()), WithKeySeparator("_"))
 	parent := root.Clone()
 	zap.String("svc", "api").AddTo(parent)
 	zap.Namespace("req").AddTo(parent)
@@ -224,7 +224,7 @@ func TestEncoderWithAndNamespaces(t *testing.T) {
 }
 
 func TestEncoderRepairs(t *testing.T) {
-	enc := NewEncoder(testEncoderConfig(), WithFieldSet(FieldSet{}), WithMaxValueBytes(100))
+	enc := NewEncoder(testEncoderConfig(), WithFieldSet(NoFieldSet()), WithMaxValueBytes(100))
 	long := strings.Repeat("é", 80) // 160 bytes
 	buf, err := enc.EncodeEntry(zapcore.Entry{Message: "m"}, []zapcore.Field{
 		zap.String("__topic__", "t"),

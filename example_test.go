@@ -118,14 +118,16 @@ func ExampleNewCore_with() {
 	// __topic__=checkout __tag__:env=prod logger=http request_id=r-7 req.status=200
 }
 
-// A FieldSet chooses the built-in fields beyond the EncoderConfig keys.
+// A FieldSet chooses the built-in fields beyond the EncoderConfig keys. An
+// empty key means the field's default (pid, program and hostname on, the
+// others off); FieldOff leaves a field out.
 func ExampleFieldSet() {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 	w := newWriter(srv)
 	defer w.Close()
 
-	fields := zapsls.FieldSet{FileKey: "file", LineKey: "line", PIDKey: "pid"}
+	fields := zapsls.FieldSet{FileKey: "file", LineKey: "line", ModuleKey: "module", ProgramKey: zapsls.FieldOff, HostnameKey: zapsls.FieldOff}
 	enc := zapsls.NewEncoder(zap.NewProductionEncoderConfig(), zapsls.WithFieldSet(fields))
 	logger := zap.New(zapsls.NewCore(enc, w, zap.InfoLevel), zap.AddCaller())
 	logger.Info("with file and line")
@@ -139,9 +141,11 @@ func ExampleFieldSet() {
 	sort.Strings(keys)
 	fmt.Println(keys)
 	fmt.Println(strings.HasSuffix(l.Contents["file"], "example_test.go"), l.Contents["pid"] == fmt.Sprint(os.Getpid()))
+	fmt.Println(l.Contents["module"])
 	// Output:
-	// [caller file level line msg pid ts]
+	// [caller file level line module msg pid ts]
 	// true true
+	// github.com/zapsls/zapsls_test
 }
 
 // Stats tells what became of every entry.

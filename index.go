@@ -45,7 +45,18 @@ type IndexKey struct {
 	Name string `json:"name" yaml:"name"`
 	// Type is IndexText, IndexLong, IndexDouble or IndexJSON, in any case.
 	Type string `json:"type" yaml:"type"`
+	// From, for NewIndexFor, says that Name is a key found in messages:
+	// IndexFromMessageJSON or IndexFromMessageKV. The index then names the
+	// key as the encoder stores it, with that Extract's Prefix and Suffix
+	// and the key rules applied. Empty: Name is the stored key.
+	From string `json:"from,omitempty" yaml:"from,omitempty"`
 }
+
+// Values of IndexKey.From.
+const (
+	IndexFromMessageJSON = "messageJSON" // a key WithMessageJSON extracts
+	IndexFromMessageKV   = "messageKV"   // a key WithMessageKV extracts
+)
 
 // NewIndex returns the SLS index under which the logs an encoder built
 // with NewEncoder(cfg, WithFieldSet(fs)) writes are searchable and can be
@@ -83,11 +94,39 @@ type IndexKey struct {
 // FileKey, an extra key reusing MessageKey with type long), an unknown
 // type, and an extra key SLS does not let one index are errors.
 func NewIndex(cfg zapcore.EncoderConfig, fs FieldSet, extra ...IndexKey) (sls.Index, error) {
+	return NewIndexFor(cfg, []EncoderOption{WithFieldSet(fs)}, extra...)
+}
+
+// NewIndexFor is NewIndex for an encoder built with NewEncoder(cfg,
+// opts...): the FieldSet of WithFieldSet, the keys as WithBuiltinAffixes
+// renames them, and with WithBuiltinRoot one json key for the root content
+// in place of the built-in keys. The FieldSet's LevelNumberKey, LineKey,
+// PIDKey and UptimeKey are long; FileKey, FileNameKey, ModuleKey,
+// ProgramKey and HostnameKey text. An extra key with From set is a key
+// found in messages, stored with that extraction's affixes (see IndexKey);
+// naming an extraction that opts do not turn on is an error.
+func NewIndexFor(cfg zapcore.EncoderConfig, opts []EncoderOption, extra ...IndexKey) (sls.Index, error) {
+	conf := &encoderConf{EncoderConfig: cfg, fields: DefaultFieldSet()}
+	for _, o := range opts {
+		o.apply(conf)
+	}
+	conf.prepare()
+	cfg, fs := conf.EncoderConfig, conf.fields
 	b := indexBuilder{keys: map[string]indexSource{}}
 	text := func(source, key string) {
 		if key != "" {
 			b.add(source, storedKey(key), IndexText)
 		}
+	}
+	long := func(source, key string) {
+		if key != "" {
+			b.add(source, storedKey(key), IndexLong)
+		}
+	}
+	if conf.root != "" {
+		// Every built-in field is inside the root content.
+		b.add("WithBuiltinRoot", storedKey(conf.root), IndexJSON)
+		cfg, fs = zapcore.EncoderConfig{}, FieldSet{}
 	}
 	text("EncoderConfig.MessageKey", cfg.MessageKey)
 	if cfg.EncodeLevel != nil {
@@ -101,15 +140,29 @@ func NewIndex(cfg zapcore.EncoderConfig, fs FieldSet, extra ...IndexKey) (sls.In
 	text("EncoderConfig.FunctionKey", cfg.FunctionKey)
 	text("EncoderConfig.StacktraceKey", cfg.StacktraceKey)
 	text("FieldSet.FileKey", fs.FileKey)
-	if fs.LineKey != "" {
-		b.add("FieldSet.LineKey", storedKey(fs.LineKey), IndexLong)
-	}
-	if fs.PIDKey != "" {
-		b.add("FieldSet.PIDKey", storedKey(fs.PIDKey), IndexLong)
-	}
+	long("FieldSet.LineKey", fs.LineKey)
+	long("FieldSet.PIDKey", fs.PIDKey)
 	text("FieldSet.ProgramKey", fs.ProgramKey)
 	text("FieldSet.HostnameKey", fs.HostnameKey)
+	long("FieldSet.LevelNumberKey", fs.LevelNumberKey)
+	text("FieldSet.FileNameKey", fs.FileNameKey)
+	text("FieldSet.ModuleKey", fs.ModuleKey)
+	long("FieldSet.UptimeKey", fs.UptimeKey)
 	for _, k := range extra {
+		if k.From != "" {
+			x := conf.msgJSON
+			if k.From == IndexFromMessageKV {
+				x = conf.msgKV
+			} else if k.From != IndexFromMessageJSON {
+				b.errs = append(b.errs, fmt.Errorf("zapsls: index key %q: from %q: want %s or %s", k.Name, k.From, IndexFromMessageJSON, IndexFromMessageKV))
+				continue
+			}
+			if x == nil {
+				b.errs = append(b.errs, fmt.Errorf("zapsls: index key %q: from %s, but the encoder options do not turn %s on", k.Name, k.From, k.From))
+				continue
+			}
+			k.Name = storedKey(x.Prefix + k.Name + x.Suffix)
+		}
 		if err := checkExtraKey(k.Name); err != nil {
 			b.errs = append(b.errs, err)
 			continue

@@ -64,7 +64,7 @@ func TestIndexCustomFieldSetRenamedKeysAndExtras(t *testing.T) {
 	cfg.NameKey = ""         // left out
 	cfg.FunctionKey = "fn"   // on (zap leaves it out by default)
 	cfg.TimeKey = "__time__" // reserved: the encoder renames it
-	fs := FieldSet{FileKey: "file", LineKey: "line", PIDKey: "", ProgramKey: "app", HostnameKey: "host"}
+	fs := FieldSet{FileKey: "file", LineKey: "line", PIDKey: FieldOff, ProgramKey: "app", HostnameKey: "host"}
 	idx, err := NewIndex(cfg, fs,
 		IndexKey{Name: "user.id", Type: "long"},         // a flattened zap.Object field
 		IndexKey{Name: "latency", Type: "DOUBLE"},       // any case
@@ -180,7 +180,7 @@ func TestIndexTimeKeyType(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := zapcore.EncoderConfig{TimeKey: "t", EncodeTime: tc.enc}
-			idx, err := NewIndex(cfg, FieldSet{})
+			idx, err := NewIndex(cfg, NoFieldSet())
 			require.NoError(t, err)
 			require.Len(t, idx.Keys, 1)
 			require.Equal(t, tc.want, idx.Keys["t"].Type)
@@ -192,13 +192,13 @@ func TestIndexLeavesOutWhatTheEncoderLeavesOut(t *testing.T) {
 	cfg := zap.NewProductionEncoderConfig()
 	cfg.EncodeLevel = nil // the encoder writes no level without it
 	cfg.TimeKey, cfg.CallerKey, cfg.StacktraceKey, cfg.NameKey = "", "", "", ""
-	idx, err := NewIndex(cfg, FieldSet{})
+	idx, err := NewIndex(cfg, NoFieldSet())
 	require.NoError(t, err)
 	require.Len(t, idx.Keys, 1)
 	require.Contains(t, idx.Keys, "msg")
 	require.NotNil(t, idx.Line, "the full-text index is always there")
 
-	idx, err = NewIndex(zapcore.EncoderConfig{}, FieldSet{})
+	idx, err = NewIndex(zapcore.EncoderConfig{}, NoFieldSet())
 	require.NoError(t, err)
 	require.Empty(t, idx.Keys)
 	require.NotNil(t, idx.Line)
@@ -226,24 +226,24 @@ func TestIndexErrors(t *testing.T) {
 		extra []IndexKey
 		want  []string // each in the error
 	}{
-		{"unknown type", prod, FieldSet{}, []IndexKey{{Name: "user.id", Type: "int"}},
+		{"unknown type", prod, NoFieldSet(), []IndexKey{{Name: "user.id", Type: "int"}},
 			[]string{`"user.id"`, `"int"`, "text, long, double or json"}},
-		{"empty type", prod, FieldSet{}, []IndexKey{{Name: "x"}}, []string{`"x"`, `type ""`}},
-		{"extra key conflicts with MessageKey", prod, FieldSet{}, []IndexKey{{Name: "msg", Type: "long"}},
+		{"empty type", prod, NoFieldSet(), []IndexKey{{Name: "x"}}, []string{`"x"`, `type ""`}},
+		{"extra key conflicts with MessageKey", prod, NoFieldSet(), []IndexKey{{Name: "msg", Type: "long"}},
 			[]string{`index key "msg"`, "EncoderConfig.MessageKey makes it text", "extra key makes it long"}},
 		{"FileKey and LineKey share a key", prod, FieldSet{FileKey: "src", LineKey: "src"}, nil,
 			[]string{`index key "src"`, "FieldSet.FileKey makes it text", "FieldSet.LineKey makes it long"}},
-		{"two extra keys conflict", prod, FieldSet{}, []IndexKey{{Name: "n", Type: "long"}, {Name: "n", Type: "double"}},
+		{"two extra keys conflict", prod, NoFieldSet(), []IndexKey{{Name: "n", Type: "long"}, {Name: "n", Type: "double"}},
 			[]string{`index key "n"`, "long", "double"}},
 		{"time key conflicts with PIDKey", prod, FieldSet{PIDKey: "ts"}, nil,
 			[]string{`index key "ts"`, "EncoderConfig.TimeKey makes it double", "FieldSet.PIDKey makes it long"}},
-		{"empty name", prod, FieldSet{}, []IndexKey{{Type: "text"}}, []string{"empty name"}},
-		{"__time__", prod, FieldSet{}, []IndexKey{{Name: "__time__", Type: "long"}}, []string{`"__time__"`, "reserves"}},
-		{"__partition_time__", prod, FieldSet{}, []IndexKey{{Name: "__partition_time__", Type: "long"}}, []string{"reserves"}},
-		{"unnamed tag", prod, FieldSet{}, []IndexKey{{Name: "__tag__:", Type: "text"}}, []string{"name the tag"}},
-		{"too long", prod, FieldSet{}, []IndexKey{{Name: strings.Repeat("k", MaxKeyBytes+1), Type: "text"}}, []string{"129 bytes", "128"}},
-		{"invalid UTF-8", prod, FieldSet{}, []IndexKey{{Name: "k\xff", Type: "text"}}, []string{"UTF-8"}},
-		{"every problem at once", prod, FieldSet{}, []IndexKey{{Name: "a", Type: "int"}, {Name: "level", Type: "long"}},
+		{"empty name", prod, NoFieldSet(), []IndexKey{{Type: "text"}}, []string{"empty name"}},
+		{"__time__", prod, NoFieldSet(), []IndexKey{{Name: "__time__", Type: "long"}}, []string{`"__time__"`, "reserves"}},
+		{"__partition_time__", prod, NoFieldSet(), []IndexKey{{Name: "__partition_time__", Type: "long"}}, []string{"reserves"}},
+		{"unnamed tag", prod, NoFieldSet(), []IndexKey{{Name: "__tag__:", Type: "text"}}, []string{"name the tag"}},
+		{"too long", prod, NoFieldSet(), []IndexKey{{Name: strings.Repeat("k", MaxKeyBytes+1), Type: "text"}}, []string{"129 bytes", "128"}},
+		{"invalid UTF-8", prod, NoFieldSet(), []IndexKey{{Name: "k\xff", Type: "text"}}, []string{"UTF-8"}},
+		{"every problem at once", prod, NoFieldSet(), []IndexKey{{Name: "a", Type: "int"}, {Name: "level", Type: "long"}},
 			[]string{`"a"`, `"int"`, `index key "level"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

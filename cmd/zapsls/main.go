@@ -198,6 +198,11 @@ Flags:
 		}
 		return nil, errReported // fs printed it, with the usage
 	}
+	for _, k := range []*string{&f.fields.FileKey, &f.fields.LineKey, &f.fields.PIDKey, &f.fields.ProgramKey, &f.fields.HostnameKey} {
+		if *k == "" {
+			*k = zapsls.FieldOff // an empty flag leaves the field out
+		}
+	}
 	if f.url == "" {
 		// Not the flag's default, which -h would print, user info included.
 		f.url = env(envURL)
