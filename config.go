@@ -34,7 +34,6 @@ const (
 	DefaultRetryTimeout   = time.Minute
 	DefaultSyncTimeout    = 10 * time.Second
 	DefaultCloseTimeout   = 10 * time.Second
-	maxTopicBytes         = 128
 )
 
 // Full-buffer policies for Config.OnFull.
@@ -207,39 +206,17 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	if hostname == "" || strings.ContainsAny(hostname, "/?#@ ") {
 		return fail("Endpoint", "bad host %q", ep.host)
 	}
-	if c.Project == "" {
-		return fail("Project", "required")
-	}
-	if !validName(c.Project, false) {
-		return fail("Project", "%q: want lower-case letters, digits and hyphens", c.Project)
-	}
-	if c.Logstore == "" {
-		return fail("Logstore", "required")
-	}
-	if !validName(c.Logstore, true) {
-		return fail("Logstore", "%q: want letters, digits, hyphens and underscores", c.Logstore)
-	}
 	ep.reqHost = c.Project + "." + ep.host
 	ep.dialTo = ep.reqHost
 	if hostname == "localhost" || net.ParseIP(hostname) != nil {
 		ep.dialTo = ep.host
 	}
-	if len(c.Topic) > maxTopicBytes {
-		return fail("Topic", "%d bytes: SLS allows at most %d", len(c.Topic), maxTopicBytes)
-	}
 	if c.Source == "" {
 		c.Source, _ = os.Hostname()
-		if len(c.Source) > maxTopicBytes {
-			c.Source = c.Source[:maxTopicBytes]
-		}
+		c.Source = string(truncateUTF8([]byte(c.Source), MaxTopicBytes))
 	}
-	if len(c.Source) > maxTopicBytes {
-		return fail("Source", "%d bytes: SLS allows at most %d", len(c.Source), maxTopicBytes)
-	}
-	for k := range c.Tags {
-		if k == "" || len(k) > MaxKeyBytes {
-			return fail("Tags", "key %q: want 1 to %d bytes", k, MaxKeyBytes)
-		}
+	if err := c.checkNames(); err != nil {
+		return c, ep, err
 	}
 	switch strings.ToLower(c.SignatureVersion) {
 	case "", "v1", "1":
@@ -332,19 +309,4 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("OnFull", "%q: want block or drop", c.OnFull)
 	}
 	return c, ep, nil
-}
-
-// validName checks a project or logstore name against SLS's character rules
-// (lower-case letters, digits, hyphens; logstores also underscores), so that
-// a typo fails at construction rather than as a 404 on every batch.
-func validName(s string, underscore bool) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || underscore && r == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -334,7 +334,7 @@ func TestSecuritySlowLorisCannotHangClose(t *testing.T) {
 		}()
 		errs := &relReports{}
 		w, err := NewWriter(Config{
-			Endpoint: "http://" + ln.Addr().String(), Project: "p", Logstore: "s",
+			Endpoint: "http://" + ln.Addr().String(), Project: "proj", Logstore: "store",
 			AccessKeyID: "ak", AccessKeySecret: "sk",
 			CloseTimeout: time.Second, OnError: errs.add,
 		})

@@ -468,6 +468,26 @@ func TestVerificationNegatives(t *testing.T) {
 			g.Topic = proto.String(strings.Repeat("t", 129))
 			return g
 		}()}, 400, "PostBodyInvalid"},
+		{"GBK topic", handReq{Group: func() *sls.LogGroup {
+			g := group(1)
+			g.Topic = proto.String("t-\xd6\xd0\xce\xc4")
+			return g
+		}()}, 400, "InvalidEncoding"},
+		{"GBK source", handReq{Group: func() *sls.LogGroup {
+			g := group(1)
+			g.Source = proto.String("\xd6\xd0")
+			return g
+		}()}, 400, "InvalidEncoding"},
+		{"bad UTF-8 tag value", handReq{Group: func() *sls.LogGroup {
+			g := group(1)
+			g.LogTags = append(g.LogTags, &sls.LogTag{Key: proto.String("env"), Value: proto.String("\xff")})
+			return g
+		}()}, 400, "InvalidEncoding"},
+		{"tag key too long", handReq{Group: func() *sls.LogGroup {
+			g := group(1)
+			g.LogTags = append(g.LogTags, &sls.LogTag{Key: proto.String(strings.Repeat("k", 129)), Value: proto.String("v")})
+			return g
+		}()}, 400, "InvalidKey"},
 		{"too many logs", handReq{Group: manyLogs}, 400, "PostBodyTooLarge"},
 		{"old timestamp", handReq{Group: setTime(old)}, 400, "InvalidTimestamp"},
 		{"future timestamp", handReq{Group: setTime(future)}, 400, "InvalidTimestamp"},
