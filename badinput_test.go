@@ -183,6 +183,10 @@ func TestBadInputThroughCore(t *testing.T) {
 			srv := slstest.NewServer(slstest.Options{})
 			defer srv.Close()
 			w, errs := newTestWriter(t, srv, func(c *Config) {
+				// One batch, sealed by Sync: the neighbours' order is then
+				// the order they were written in, whatever the machine's
+				// load (two batches would be posted side by side).
+				c.Linger = time.Hour
 				if tc.dropped {
 					c.MaxBatchBytes = 64 << 10
 				}
@@ -374,7 +378,10 @@ func TestBadInputThroughWriterWrite(t *testing.T) {
 			t.Run(tc.name+"/"+mode, func(t *testing.T) {
 				srv := slstest.NewServer(slstest.Options{})
 				defer srv.Close()
-				w, errs := newTestWriter(t, srv, func(c *Config) { c.MaxBatchBytes = tc.maxBatch })
+				w, errs := newTestWriter(t, srv, func(c *Config) {
+					c.MaxBatchBytes = tc.maxBatch
+					c.Linger = time.Hour // one batch, sealed by Sync: see TestBadInputThroughCore
+				})
 				before, after := `{"msg":"before","g":"n"}`, `{"msg":"after","g":"n"}`
 				var writeErr error
 				if together {

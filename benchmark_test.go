@@ -2,7 +2,7 @@
 
 package zapsls
 
-// Benchmarks of the performance targets in design.md, compared side by side
+// Benchmarks of the performance targets in DESIGN.md, compared side by side
 // in one run:
 //
 //	go test -run XXX -bench 'AddingFields|AccumulatedContext|WithoutFields|Encoder$' -benchmem
@@ -502,7 +502,7 @@ func BenchmarkEncoder(b *testing.B) {
 // in fresh processes, with peak RSS; here each contender shares the test
 // process with the other, its slstest server running in a child process.
 
-// benchE2EGoroutines is the number of goroutines logging, as in design.md.
+// benchE2EGoroutines is the number of goroutines logging, as in DESIGN.md.
 const benchE2EGoroutines = 4
 
 // benchE2EEncoderConfig: level and message as contents, the time in

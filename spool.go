@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,6 +43,7 @@ type spool struct {
 	project  string
 	logstore string
 	lock     *os.File // held while this Writer may replay; nil if another has it
+	route    *route   // where replayed batches go: the Writer's default destination
 
 	mu    sync.Mutex
 	bytes int64 // size of the *.batch files in dir
@@ -256,7 +258,7 @@ func (s *spool) load(name string) (*batch, error) {
 		return nil, errCorrupt("checksum mismatch")
 	}
 	return &batch{
-		count: meta.Count, rawSize: meta.RawSize, body: body, packID: meta.PackID,
+		route: s.route, count: meta.Count, rawSize: meta.RawSize, body: body, packID: meta.PackID,
 		compression: meta.Compression, spoolFile: name,
 	}, nil
 }
@@ -308,3 +310,76 @@ func (e *SpoolError) Error() string {
 }
 
 func (e *SpoolError) Unwrap() error { return e.Cause }
+
+// The spool's policy: which failed batches it keeps, and how spooled
+// batches are replayed and settled.
+
+// spoolable tells whether a later Writer may deliver a batch that failed
+// with err: yes after retryable failures (the budget or Close's deadline
+// ran out) and configuration errors (credentials, permissions, a missing
+// project or logstore); no for a body SLS refused, which it always will.
+func spoolable(err error) bool {
+	var pe *PutLogsError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Status {
+	case 0, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return pe.Retryable
+}
+
+// keep writes b to the spool and reports whether it is kept there. What it
+// evicts to make room is counted in stats and reported, as is a failure to
+// write.
+func (s *spool) keep(b *batch, stats *counters, report func(error)) bool {
+	evicted, err := s.save(b)
+	if evicted > 0 {
+		stats.spoolEvicted.Add(uint64(evicted))
+		report(fmt.Errorf("zapsls: spool %s full: deleted %d older entries", s.dir, evicted))
+	}
+	if err != nil {
+		report(fmt.Errorf("zapsls: spool %s: %v", s.dir, err))
+		return false
+	}
+	return true
+}
+
+// replay hands the spooled files names, oldest first, to the posters
+// through work, until they are done or stop is closed. Files it cannot
+// read are quarantined and reported.
+func (s *spool) replay(names []string, work chan<- *batch, stop <-chan struct{}, report func(error)) {
+	for _, name := range names {
+		b, err := s.load(name)
+		var corrupt errCorrupt
+		switch {
+		case errors.As(err, &corrupt):
+			s.quarantine(name)
+			report(fmt.Errorf("zapsls: spool %s: %s: %v; moved to %s", s.dir, name, err, corruptDir))
+			continue
+		case err != nil:
+			report(fmt.Errorf("zapsls: spool %s: %s: %v", s.dir, name, err))
+			continue
+		case b == nil: // another project's or logstore's
+			continue
+		}
+		select {
+		case work <- b:
+		case <-stop:
+			putBody(b.body)
+			return
+		}
+	}
+}
+
+// replayFailed settles a replayed file that was not delivered by err and
+// returns the error to report: the file stays for the next Writer, unless
+// SLS refused its body, which it always will; then it is quarantined.
+func (s *spool) replayFailed(name string, err error) error {
+	if !spoolable(err) {
+		s.quarantine(name)
+		return fmt.Errorf("zapsls: spool %s: %s refused by SLS, moved to %s: %w", s.dir, name, corruptDir, err)
+	}
+	return fmt.Errorf("zapsls: spool %s: %s not delivered, kept: %w", s.dir, name, err)
+}

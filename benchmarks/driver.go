@@ -107,7 +107,7 @@ func runChild(o options, contender string, n, goroutines, size int) (result, err
 }
 
 // runAll is -all: every contender, o.runs times each in turn, then a table
-// of medians, the targets of design.md, and the chart.
+// of medians, the targets of DESIGN.md, and the chart.
 // runReported is runChild with a progress line on stderr: label, then the
 // entries/s and any note of the child's.
 func runReported(o options, label, contender string, n, goroutines, size int) (result, error) {
@@ -263,7 +263,7 @@ func printAllTable(w io.Writer, o options, sums []summary) {
 	if z == nil {
 		return
 	}
-	fmt.Fprintln(w, "\nTargets (design.md):")
+	fmt.Fprintln(w, "\nTargets (DESIGN.md):")
 	if sdk != nil {
 		x := z.EntriesPerSec / sdk.EntriesPerSec
 		fmt.Fprintf(w, "- throughput >= 5x the SDK producer: %.2fx -> %s\n", x, verdict(x >= 5))

@@ -211,11 +211,11 @@ func (r *Ring) Committed() bool {
 
 // Drain passes committed records to fn in order, starting at the tail, until
 // it reaches one not yet committed, the head, or fn returns false (that
-// record is not consumed). a and b are the record's bytes (b non-empty only
-// when the record wraps), valid only during the call. Drain then releases
-// the consumed space and returns the new tail position. Only the consumer
-// may call it.
-func (r *Ring) Drain(fn func(a, b []byte) bool) uint64 {
+// record is not consumed). pos is the record's position; a and b are its
+// bytes (b non-empty only when the record wraps), valid only during the
+// call. Drain then releases the consumed space and returns the new tail
+// position. Only the consumer may call it.
+func (r *Ring) Drain(fn func(pos uint64, a, b []byte) bool) uint64 {
 	start := r.tail.Load()
 	pos := start
 	head := r.head.Load()
@@ -232,7 +232,7 @@ func (r *Ring) Drain(fn func(a, b []byte) bool) uint64 {
 		} else {
 			a, b = r.mem[data:], r.mem[:data+n-uint64(len(r.mem))]
 		}
-		if !fn(a, b) {
+		if !fn(pos, a, b) {
 			break
 		}
 		pos += recordSize(int(n))

@@ -82,7 +82,7 @@ func (q benchLockFree) put(p []byte) {
 }
 
 func (q benchLockFree) consume(n int, sink *benchSink) {
-	fn := func(a, b []byte) bool { sink.add(a, b); return true }
+	fn := func(_ uint64, a, b []byte) bool { sink.add(a, b); return true }
 	for sink.records < n {
 		before := sink.records
 		q.r.Drain(fn)

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func drainAll(r *Ring) [][]byte {
 	var out [][]byte
-	r.Drain(func(a, b []byte) bool {
+	r.Drain(func(_ uint64, a, b []byte) bool {
 		out = append(out, append(append([]byte(nil), a...), b...))
 		return true
 	})
@@ -54,7 +54,7 @@ func TestRingFullAndRelease(t *testing.T) {
 
 	// Stop after the first record: only it is released.
 	n := 0
-	r.Drain(func(a, b []byte) bool { n++; return n == 1 })
+	r.Drain(func(_ uint64, a, b []byte) bool { n++; return n == 1 })
 	_, ok = r.TryWrite(p)
 	assert.True(t, ok, "space released by Drain is reusable")
 	assert.Equal(t, r.MaxRecord(), 4096-8)
@@ -172,7 +172,7 @@ func TestRingConcurrent(t *testing.T) {
 				t.Fatal("consumer starved")
 			}
 		}
-		r.Drain(func(a, b []byte) bool {
+		r.Drain(func(_ uint64, a, b []byte) bool {
 			rec := append(append([]byte(nil), a...), b...)
 			p := binary.LittleEndian.Uint32(rec)
 			i := int(binary.LittleEndian.Uint32(rec[4:]))

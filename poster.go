@@ -9,24 +9,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-
-	"github.com/zapsls/zapsls/internal/pb"
 )
 
 // apiVersion is the x-log-apiversion of the PutLogs API.
@@ -39,59 +31,28 @@ const userAgent = "zapsls-go/0.1"
 // JSON error, never enough for a hostile endpoint to exhaust memory.
 const maxErrorBody = 64 << 10
 
-// sendConfig is what the sender and posters need, fixed at NewWriter.
-type sendConfig struct {
+// poster is the stage that delivers sealed batches: it signs each attempt
+// afresh (SDK signers, current credentials and Date), posts it, classifies
+// the answer and retries with backoff within the batch's retry budget.
+// MaxInflight goroutines run poster.run side by side; the poster's fields
+// are fixed at NewWriter and safe to share.
+type poster struct {
+	cfg       *Config // Credentials, SignatureVersion, Region, timeouts
 	client    *http.Client
-	ownClient bool
-	url       string // scheme://host/logstores/LOGSTORE/shards/lb
-	uri       string // /logstores/LOGSTORE/shards/lb, as signed
-	groupTail []byte // Topic, Source and Tags, encoded once
-
-	packPrefix string
-	packSeq    atomic.Uint64
-
-	// The compressors and their output buffer belong to the sender
-	// goroutine.
-	lz4c    lz4.Compressor
-	zstd    *zstd.Encoder
-	scratch []byte
+	ownClient bool // made by NewWriter: its idle connections are closed by close
+	stats     *counters
+	// retrying is told of every failed attempt that will be retried, before
+	// the backoff: the ledger keeps it for Sync and Stats.LastError, and
+	// OnError hears of it.
+	retrying func(b *batch, err *PutLogsError, delay time.Duration)
 }
 
-func (s *sendConfig) init(cfg Config, ep endpoint) error {
-	s.uri = "/logstores/" + cfg.Logstore + "/shards/lb"
-	s.url = ep.scheme + "://" + ep.dialTo + s.uri
-	s.client = cfg.HTTPClient
-	if s.client == nil {
-		s.client = newHTTPClient(cfg)
-		s.ownClient = true
+func newPoster(cfg *Config, stats *counters, retrying func(*batch, *PutLogsError, time.Duration)) *poster {
+	p := &poster{cfg: cfg, client: cfg.HTTPClient, stats: stats, retrying: retrying}
+	if p.client == nil {
+		p.client, p.ownClient = newHTTPClient(*cfg), true
 	}
-	if cfg.Topic != "" {
-		s.groupTail = pb.AppendString(s.groupTail, pb.TagGroupTopic, cfg.Topic)
-	}
-	if cfg.Source != "" {
-		s.groupTail = pb.AppendString(s.groupTail, pb.TagGroupSource, cfg.Source)
-	}
-	for _, k := range slices.Sorted(maps.Keys(cfg.Tags)) {
-		s.groupTail = pb.AppendPair(s.groupTail, pb.TagGroupTag, k, cfg.Tags[k])
-	}
-	s.packPrefix = newPackPrefix()
-	if cfg.Compression == CompressZstd {
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
-		if err != nil {
-			return fmt.Errorf("zapsls: zstd: %w", err)
-		}
-		s.zstd = enc
-	}
-	return nil
-}
-
-func (s *sendConfig) closeSendConfig() {
-	if s.zstd != nil {
-		s.zstd.Close()
-	}
-	if s.ownClient {
-		s.client.CloseIdleConnections()
-	}
+	return p
 }
 
 // newHTTPClient keeps enough idle connections for MaxInflight requests, so
@@ -105,131 +66,60 @@ func newHTTPClient(cfg Config) *http.Client {
 	return &http.Client{Transport: t, Timeout: cfg.RequestTimeout}
 }
 
-func (w *Writer) nextPackID() string {
-	return w.packPrefix + "-" + strings.ToUpper(strconv.FormatUint(w.packSeq.Add(1)-1, 16))
-}
-
-var bodyPool sync.Pool // *[]byte
-
-const maxPooledBody = 4 << 20
-
-// getBody returns an empty buffer with room for n bytes. A new one gets a
-// quarter more, so that the next batches, of about the same size, reuse it.
-func getBody(n int) []byte {
-	if p, ok := bodyPool.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, n+n/4)
-}
-
-func putBody(b []byte) {
-	if b != nil && cap(b) <= maxPooledBody {
-		bodyPool.Put(&b)
+func (p *poster) close() {
+	if p.ownClient {
+		p.client.CloseIdleConnections()
 	}
 }
 
-// compress returns the body to send for the LogGroup raw, in a pooled
-// buffer of about its own size: compression writes into the sender's
-// scratch buffer, sized for the worst case, and only the result is copied
-// out, so that in-flight batches hold what they send, not a worst-case
-// bound each. Only the sender goroutine calls it.
-func (w *Writer) compress(raw []byte) []byte {
-	switch w.cfg.Compression {
-	case CompressZstd:
-		w.scratch = w.zstd.EncodeAll(raw, w.scratch[:0])
-	case CompressLZ4:
-		bound := lz4.CompressBlockBound(len(raw))
-		if cap(w.scratch) < bound {
-			w.scratch = make([]byte, bound)
-		}
-		n, err := w.lz4c.CompressBlock(raw, w.scratch[:bound])
-		if err != nil || n == 0 {
-			// Incompressible: an LZ4 block of one literal run.
-			w.scratch = appendLiteralBlock(w.scratch[:0], raw)
-		} else {
-			w.scratch = w.scratch[:n]
-		}
-	default:
-		w.scratch = raw
-	}
-	return append(getBody(len(w.scratch)), w.scratch...)
-}
-
-// appendLiteralBlock writes src as an LZ4 block holding a single literal
-// sequence, which every LZ4 block decoder accepts.
-func appendLiteralBlock(dst, src []byte) []byte {
-	n := len(src)
-	if n < 15 {
-		dst = append(dst, byte(n<<4))
-	} else {
-		dst = append(dst, 0xF0)
-		for n -= 15; n >= 255; n -= 255 {
-			dst = append(dst, 0xFF)
-		}
-		dst = append(dst, byte(n))
-	}
-	return append(dst, src...)
-}
-
-// runPoster posts batches until the sender closes w.work.
-func (w *Writer) runPoster() {
-	defer w.postersWG.Done()
-	for b := range w.work {
-		w.resolve(b, w.post(b))
+// run posts batches from work until it is closed, and hands each outcome
+// to resolve. ctx is cancelled at Close's deadline: retries stop then.
+func (p *poster) run(ctx context.Context, work <-chan *batch, resolve func(*batch, error)) {
+	for b := range work {
+		resolve(b, p.post(ctx, b))
 	}
 }
 
 // post sends b until SLS stores it, the failure is not retryable, the retry
-// budget is spent, or Close's deadline passes. It returns nil on success.
-func (w *Writer) post(b *batch) error {
+// budget (RetryTimeout from the first attempt) is spent, or ctx is done. It
+// returns nil on success, otherwise a *PutLogsError.
+func (p *poster) post(ctx context.Context, b *batch) error {
 	began := time.Now()
 	var last *PutLogsError
-	var authSince time.Time // first 401 that may be an expired token
 	for attempt := 1; ; attempt++ {
-		if w.abortCtx.Err() != nil {
-			return w.giveUp(b, last, attempt-1, "writer closed before delivery")
+		if ctx.Err() != nil {
+			return giveUp(b, last, "writer closed before delivery")
 		}
-		res := w.attempt(b)
+		res := p.attempt(ctx, b)
 		if res == nil {
 			return nil
 		}
 		res.Entries, res.Attempts = b.count, attempt
 		last = res
 		kind := classify(res)
-		if kind == retryAuth {
-			// A 401 with temporary credentials may be an expired token:
-			// the provider has authGrace to hand out a fresh one.
-			if authSince.IsZero() {
-				authSince = time.Now()
-			} else if time.Since(authSince) > authGrace {
-				kind = permanent
-			}
-		}
 		if kind == permanent {
 			res.Retryable = false
 			return res
 		}
 		delay := backoff(attempt, kind == retryQuota)
-		if time.Since(began)+delay > w.cfg.RetryTimeout {
+		if time.Since(began)+delay > p.cfg.RetryTimeout {
 			res.Retryable = true
 			return res
 		}
-		w.stats.retries.Add(1)
-		w.mu.Lock()
-		b.lastErr = res
-		w.noteErrorLocked(res)
-		w.mu.Unlock()
-		w.onError(&RetryError{Delay: delay, Err: res})
+		p.stats.retries.Add(1)
+		p.retrying(b, res, delay)
 		select {
 		case <-time.After(delay):
-		case <-w.abortCtx.Done():
+		case <-ctx.Done():
 		}
 	}
 }
 
-func (w *Writer) giveUp(b *batch, last *PutLogsError, attempts int, why string) *PutLogsError {
+// giveUp is the error for a batch abandoned before delivery: the last
+// attempt's, with why, or a new one when there was no attempt.
+func giveUp(b *batch, last *PutLogsError, why string) *PutLogsError {
 	if last == nil {
-		return &PutLogsError{Entries: b.count, Message: why, Attempts: attempts, Retryable: true}
+		return &PutLogsError{Entries: b.count, Message: why, Retryable: true}
 	}
 	// A copy: last may already be in OnError's hands and in Sync's.
 	cp := *last
@@ -237,24 +127,24 @@ func (w *Writer) giveUp(b *batch, last *PutLogsError, attempts int, why string) 
 	return &cp
 }
 
-// authGrace is how long 401s that carry a security token are retried, from
-// the first: time for a credentials provider to notice an expired token and
-// fetch a new one.
-const authGrace = 10 * time.Second
-
 type failureKind int
 
 const (
 	permanent failureKind = iota
 	retryable
-	retryQuota
+	retryQuota // retried, with a slower backoff
+	// retryAuth is a 401 that may be an expired STS token: retried within
+	// the same retry budget as retryable failures, each attempt signed with
+	// what the credentials provider hands out then, so a provider that
+	// refreshes late still delivers (README.md, "Delivery guarantees").
 	retryAuth
 )
 
 // classify decides what to do after a failed attempt, per the delivery
-// rules in design.md: retry network errors, timeouts, 5xx, 429, quota
-// errors, expired request time, and (a few times) 401s that carry a security
-// token; report everything else at once.
+// rules in DESIGN.md: retry network errors, timeouts, 5xx, 429, quota
+// errors, expired request time, and 401s that carry a security token (an
+// expired token: the provider may have a fresh one by the next attempt);
+// report everything else at once.
 func classify(e *PutLogsError) failureKind {
 	if e.badCert {
 		// Not a network hiccup: the endpoint is not who it says, or the
@@ -296,8 +186,8 @@ func backoff(attempt int, quota bool) time.Duration {
 }
 
 // attempt makes one signed request for b. It returns nil on HTTP 200.
-func (w *Writer) attempt(b *batch) *PutLogsError {
-	creds, err := w.cfg.Credentials.GetCredentials()
+func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
+	creds, err := p.cfg.Credentials.GetCredentials()
 	if err != nil {
 		// The provider's error may quote what it fetched; keep only that
 		// it failed.
@@ -307,7 +197,7 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 		sls.HTTPHeaderAPIVersion:  apiVersion,
 		sls.HTTPHeaderContentType: "application/x-protobuf",
 		sls.HTTPHeaderBodyRawSize: strconv.Itoa(b.rawSize),
-		sls.HTTPHeaderHost:        w.ep.reqHost,
+		sls.HTTPHeaderHost:        b.route.reqHost,
 		sls.HTTPHeaderUserAgent:   userAgent,
 	}
 	if b.compression != CompressNone {
@@ -316,14 +206,14 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 	if creds.SecurityToken != "" {
 		headers[sls.HTTPHeaderAcsSecurityToken] = creds.SecurityToken
 	}
-	if w.cfg.SignatureVersion == "v4" {
+	if p.cfg.SignatureVersion == "v4" {
 		sum := md5.Sum(b.body)
 		headers[sls.HTTPHeaderContentMD5] = strings.ToUpper(hex.EncodeToString(sum[:]))
 		headers[sls.HTTPHeaderLogDate] = time.Now().UTC().Format("20060102T150405Z")
-		err = sls.NewSignerV4(creds.AccessKeyID, creds.AccessKeySecret, w.cfg.Region).Sign(http.MethodPost, w.uri, headers, b.body)
+		err = sls.NewSignerV4(creds.AccessKeyID, creds.AccessKeySecret, p.cfg.Region).Sign(http.MethodPost, b.route.uri, headers, b.body)
 	} else {
 		headers[sls.HTTPHeaderDate] = time.Now().UTC().Format(http.TimeFormat)
-		err = sls.NewSignerV1(creds.AccessKeyID, creds.AccessKeySecret).Sign(http.MethodPost, w.uri, headers, b.body)
+		err = sls.NewSignerV1(creds.AccessKeyID, creds.AccessKeySecret).Sign(http.MethodPost, b.route.uri, headers, b.body)
 	}
 	if err != nil {
 		return &PutLogsError{Message: "signing failed: " + err.Error()}
@@ -339,9 +229,9 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 			b.bodyHeld = true
 		}
 	}()
-	ctx, cancel := context.WithTimeout(w.abortCtx, w.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, reqBody)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.route.url, reqBody)
 	if err != nil {
 		reqBody.Close()
 		return &PutLogsError{Message: err.Error()}
@@ -357,10 +247,10 @@ func (w *Writer) attempt(b *batch) *PutLogsError {
 		}
 	}
 
-	w.stats.requests.Add(1)
-	w.stats.inflight.Add(1)
-	resp, err := w.client.Do(req)
-	w.stats.inflight.Add(-1)
+	p.stats.requests.Add(1)
+	p.stats.inflight.Add(1)
+	resp, err := p.client.Do(req)
+	p.stats.inflight.Add(-1)
 	if err != nil {
 		return &PutLogsError{Message: networkError(err), badCert: certificateError(err)}
 	}

@@ -1,0 +1,179 @@
+package zapsls
+
+import (
+	"time"
+
+	"github.com/zapsls/zapsls/internal/ring"
+)
+
+// batcher is the stage between the buffer and the posters: one goroutine
+// (run) drains entries from the buffer many at a time into an open batch
+// per route, seals a batch when it is full (MaxBatchBytes, MaxBatchCount),
+// when its Linger passes, when a Sync asks for it, or at Close, and hands
+// sealed batches to the posters through work. Its state is run's locals;
+// the fields are fixed at NewWriter.
+type batcher struct {
+	cfg    *Config
+	buf    *ring.Ring
+	ledger *ledger
+	life   *lifecycle
+	route  *route // the destination of every entry
+	ids    *packIDs
+	comp   *compressor
+	work   chan<- *batch
+}
+
+// openBatch is a batch being filled: framed Logs appended to raw.
+type openBatch struct {
+	route *route
+	raw   []byte
+	count int
+	first uint64    // buffer position of its first entry
+	since time.Time // when its first entry was drained: its Linger runs from then
+}
+
+// maxFreeRaw is how many emptied batch buffers the batcher keeps for reuse.
+const maxFreeRaw = 2
+
+// run is the batcher goroutine. It returns after Close's final pass, once
+// every entry it drained is sealed and handed on; it then closes work.
+func (bt *batcher) run() {
+	defer close(bt.work)
+	open := map[*route]*openBatch{}
+	var free [][]byte // emptied batch buffers, for the next batches
+	openBytes := 0    // framed-Log bytes in all open batches
+	stopping := false
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+
+	seal := func(ob *openBatch) {
+		b := sealBatch(ob.route, ob.raw, ob.count, ob.first, bt.ids, bt.comp)
+		delete(open, ob.route)
+		openBytes -= len(ob.raw)
+		free = keepFree(free, ob.raw, b.rawSize)
+		bt.ledger.add(b)
+		bt.work <- b
+	}
+	for {
+		var full *openBatch
+		now := time.Now()
+		end := bt.buf.Drain(func(pos uint64, a, b []byte) bool {
+			r := bt.route
+			n := len(a) + len(b)
+			ob := open[r]
+			if ob != nil && (len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
+				full = ob
+				return false
+			}
+			if ob == nil {
+				ob = &openBatch{route: r, first: pos, since: now}
+				if k := len(free); k > 0 {
+					ob.raw, free = free[k-1], free[:k-1]
+				}
+				open[r] = ob
+			}
+			ob.raw = append(append(ob.raw, a...), b...)
+			ob.count++
+			openBytes += n
+			return true
+		})
+		if full != nil {
+			seal(full)
+		}
+		// Seal what is due: lingered long enough, asked for by a Sync, or
+		// the final pass; and, should many routes hold open batches, the
+		// largest while they hold more than two batches' worth.
+		flushTo := bt.ledger.flushTo.Load()
+		for _, ob := range open {
+			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger {
+				seal(ob)
+			}
+		}
+		for openBytes > 2*bt.cfg.MaxBatchBytes {
+			seal(largest(open))
+		}
+		settledTo := end
+		for _, ob := range open {
+			settledTo = min(settledTo, ob.first)
+		}
+		bt.ledger.setOpen(settledTo)
+		if full != nil {
+			continue
+		}
+		if stopping {
+			if len(open) == 0 && bt.finalPass() {
+				return
+			}
+			continue
+		}
+
+		// Wait: for any entry when nothing is open, otherwise for enough
+		// to fill the fullest open batch, a Linger, a Sync or Close.
+		threshold := uint64(0)
+		if len(open) > 0 {
+			room, due := int(^uint(0)>>1), time.Time{}
+			for _, ob := range open {
+				room = min(room, ob.route.maxBody-len(ob.raw))
+				if t := ob.since.Add(bt.cfg.Linger); due.IsZero() || t.Before(due) {
+					due = t
+				}
+			}
+			threshold = uint64(room) + 1
+			linger.Reset(time.Until(due))
+		}
+		if !bt.buf.ArmWake(threshold) || len(open) > 0 && bt.ledger.flushTo.Load() > settledTo {
+			bt.buf.Disarm()
+			linger.Stop()
+			continue
+		}
+		select {
+		case <-bt.buf.Wakeup():
+		case <-linger.C:
+		case <-bt.life.stop:
+			stopping = true
+		}
+		bt.buf.Disarm()
+		linger.Stop()
+	}
+}
+
+// finalPass runs the batcher's last passes over the buffer: after the
+// first, an entry committed to the buffer is reported as dropped by its
+// Write. It returns true when the buffer is empty and the batcher may exit.
+func (bt *batcher) finalPass() bool {
+	if !bt.life.draining.Load() {
+		bt.life.draining.Store(true)
+		return false // drain once more: entries committed before draining was seen
+	}
+	if bt.buf.Used() != 0 {
+		// A producer between reserving and committing: wait for it, so
+		// that no entry it reports as written is left behind.
+		time.Sleep(50 * time.Microsecond)
+		return false
+	}
+	bt.life.finalTail = bt.buf.Tail()
+	close(bt.life.drained)
+	return true
+}
+
+// keepFree keeps an emptied batch buffer for reuse, unless the free list is
+// full or the buffer is more than four times the batch it last held (a
+// burst's buffer is let go once batches are small again).
+func keepFree(free [][]byte, raw []byte, used int) [][]byte {
+	if len(free) >= maxFreeRaw || cap(raw) > 4*used && cap(raw) > 256<<10 {
+		return free
+	}
+	return append(free, raw[:0])
+}
+
+// largest returns the open batch holding the most bytes.
+func largest(open map[*route]*openBatch) *openBatch {
+	var big *openBatch
+	for _, ob := range open {
+		if big == nil || len(ob.raw) > len(big.raw) {
+			big = ob
+		}
+	}
+	return big
+}
