@@ -2,9 +2,7 @@ package zapsls
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -66,9 +64,13 @@ const (
 // its secrets redacted; MarshalJSON and MarshalYAML leave them out.
 type Config struct {
 	// Endpoint is the SLS endpoint: a host ("cn-hangzhou.log.aliyuncs.com",
-	// HTTPS), or a URL with http:// or https://, with an optional port.
-	// Requests carry Host: PROJECT.ENDPOINT-HOST; when the host is an IP
-	// address or localhost, the Writer connects to it directly.
+	// HTTPS), or a URL with http:// or https://, with an optional port and
+	// an optional trailing slash (dropped). Requests carry Host:
+	// PROJECT.ENDPOINT-HOST; when the host is an IP address or localhost,
+	// the Writer connects to it directly. An endpoint that already begins
+	// with "PROJECT." is taken as the full host (the project is not added
+	// twice). NewWriter refuses a path, query, fragment, user info, empty
+	// host or port outside 1 to 65535: spellings that can never deliver.
 	Endpoint string `json:"endpoint" yaml:"endpoint"`
 	Project  string `json:"project" yaml:"project"`
 	Logstore string `json:"logstore" yaml:"logstore"`
@@ -164,14 +166,6 @@ func (c Config) String() string {
 // GoString is String, so that %#v does not print secrets either.
 func (c Config) GoString() string { return c.String() }
 
-// endpoint is a parsed Config.Endpoint.
-type endpoint struct {
-	scheme  string // "http" or "https"
-	host    string // host[:port] as given
-	dialTo  string // host[:port] to connect to
-	reqHost string // Host header: PROJECT.host[:port]
-}
-
 // withDefaults returns c with defaults filled in, or an error naming the
 // first field that is wrong.
 func (c Config) withDefaults() (Config, endpoint, error) {
@@ -179,43 +173,15 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	fail := func(field, format string, args ...interface{}) (Config, endpoint, error) {
 		return c, ep, configErr(field, format, args...)
 	}
-	if c.Endpoint == "" {
-		return fail("Endpoint", "required (for example cn-hangzhou.log.aliyuncs.com)")
-	}
-	ep.scheme, ep.host = "https", c.Endpoint
-	if i := strings.Index(c.Endpoint, "://"); i >= 0 {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil {
-			return fail("Endpoint", "not a URL: %v", err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" {
-			return fail("Endpoint", "scheme %q: want http or https", u.Scheme)
-		}
-		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
-			return fail("Endpoint", "want only scheme://host[:port], got %q", u.Redacted())
-		}
-		ep.scheme, ep.host = u.Scheme, u.Host
-	}
-	hostname := ep.host
-	if h, port, err := net.SplitHostPort(ep.host); err == nil {
-		hostname = h
-		if port == "" {
-			return fail("Endpoint", "empty port in %q", ep.host)
-		}
-	}
-	if hostname == "" || strings.ContainsAny(hostname, "/?#@ ") {
-		return fail("Endpoint", "bad host %q", ep.host)
-	}
-	ep.reqHost = c.Project + "." + ep.host
-	ep.dialTo = ep.reqHost
-	if hostname == "localhost" || net.ParseIP(hostname) != nil {
-		ep.dialTo = ep.host
-	}
 	if c.Source == "" {
 		c.Source, _ = os.Hostname()
 		c.Source = string(truncateUTF8([]byte(c.Source), MaxTopicBytes))
 	}
 	if err := c.checkNames(); err != nil {
+		return c, ep, err
+	}
+	ep, err := parseEndpoint(c.Endpoint, c.Project)
+	if err != nil {
 		return c, ep, err
 	}
 	switch strings.ToLower(c.SignatureVersion) {
