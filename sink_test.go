@@ -18,7 +18,7 @@ func sinkURL(t *testing.T, srv *slstest.Server, query string) string {
 	t.Helper()
 	t.Setenv(EnvAccessKeyID, slstest.DefaultAccessKeyID)
 	t.Setenv(EnvAccessKeySecret, slstest.DefaultAccessKeySecret)
-	u := "sls://" + srv.Addr() + "/proj/store?protocol=http&linger=20ms"
+	u := srv.URL("proj", "store") + "&linger=20ms"
 	if query != "" {
 		u += "&" + query
 	}

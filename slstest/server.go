@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,14 +81,23 @@ type Options struct {
 	MaxLogFuture time.Duration
 	// DiscardLogs verifies requests as usual but keeps only counts:
 	// Requests and Logs stay empty while LogCount and WaitLogs count every
-	// accepted log. For benchmarks and soak tests, where keeping millions
-	// of decoded logs would measure the test server instead of the client.
+	// accepted log. For benchmarks and soak tests, where even the compact
+	// record kept per request (see KeepLogs) would measure the test server
+	// instead of the client.
 	DiscardLogs bool
 	// RecordAttempts keeps every PutLogs request whose body was read,
 	// accepted or not (faulted, refused, dropped), with its body as sent:
 	// see Attempts. Off by default, since it holds every body; for tests
 	// that compare a retry with the attempt before it.
 	RecordAttempts bool
+	// KeepLogs, if positive, bounds what is kept to a sample: requests are
+	// kept whole, in arrival order, until they hold KeepLogs logs or more
+	// (so Logs returns at most KeepLogs plus one request's logs); later
+	// ones are verified and counted (LogCount, WaitLogs) but not kept.
+	// Zero keeps every accepted request. A kept request costs its
+	// uncompressed LogGroup bytes and a copy of its headers; Requests and
+	// Logs decode them again on every call.
+	KeepLogs int
 }
 
 // Server is an SLS PutLogs endpoint listening on a loopback port. Create it
@@ -118,9 +128,9 @@ type Server struct {
 	ln           net.Listener // nil while refusing connections
 	refuseStop   chan struct{}
 	creds        credentials
-	requests     []Request
-	logs         []Log
-	logCount     int // accepted logs, kept or not (DiscardLogs)
+	kept         []keptRequest
+	keptLogs     int // logs in kept
+	logCount     int // accepted logs, kept or not (DiscardLogs, KeepLogs)
 	rejections   []Rejection
 	attempts     []Attempt     // with RecordAttempts
 	changed      chan struct{} // closed and replaced whenever logs change
@@ -299,6 +309,17 @@ func selfSignedCert() (tls.Certificate, *x509.Certificate, error) {
 // project as "{project}.127.0.0.1:PORT", so they must connect through
 // Client (or dial Addr themselves).
 func (s *Server) Endpoint() string { return s.scheme + "://" + s.addr }
+
+// URL returns the zapsls sink URL (sls://, zapsls.ConfigFromURL's grammar)
+// of this server's project and logstore: "sls://127.0.0.1:PORT/PROJECT/
+// LOGSTORE?protocol=http" ("https" with Options.TLS, whose certificate a
+// Writer built from the URL alone does not trust). project and logstore
+// are escaped as URL path segments. The URL carries no credentials: give a
+// Writer DefaultAccessKeyID and DefaultAccessKeySecret as zapsls finds them
+// (for a test, its ALIBABA_CLOUD_* environment variables, t.Setenv).
+func (s *Server) URL(project, logstore string) string {
+	return "sls://" + s.addr + "/" + url.PathEscape(project) + "/" + url.PathEscape(logstore) + "?protocol=" + s.scheme
+}
 
 // Addr returns "127.0.0.1:PORT". It does not change across
 // RefuseConnections and AcceptConnections.
@@ -520,22 +541,58 @@ func (s *Server) endAttempt(i, status int, code string) {
 	}
 }
 
-// Requests returns the accepted requests in arrival order.
+// Requests returns the accepted requests in arrival order (with
+// Options.KeepLogs, the kept ones). Each call decodes the kept LogGroup
+// bytes again, so every Request has a Group of its own.
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	kept := s.keptRequests()
+	out := make([]Request, len(kept))
+	for i, k := range kept {
+		out[i] = k.request()
+	}
+	return out
 }
 
-// Logs returns every accepted log, flattened, in arrival order.
+// Logs returns every accepted log (with Options.KeepLogs, those of the
+// kept requests), flattened, in arrival order. Each call decodes the kept
+// LogGroup bytes again: call it once a test has waited for its logs
+// (WaitLogs), not in a polling loop.
 func (s *Server) Logs() []Log {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Log(nil), s.logs...)
+	kept := s.keptRequests()
+	var out []Log
+	for _, k := range kept {
+		out = append(out, flatten(k.request())...)
+	}
+	return out
 }
 
-// LogCount returns the number of accepted logs: len(Logs()) without
-// copying, or, with DiscardLogs, the count of logs not kept.
+func (s *Server) keptRequests() []keptRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]keptRequest(nil), s.kept...)
+}
+
+// keptRequest is an accepted request as the server keeps it: the Request
+// without its Group, and the Group's uncompressed protobuf bytes, several
+// times smaller than the decoded Group and its flattened Logs.
+type keptRequest struct {
+	req Request // Group is nil
+	raw []byte  // the LogGroup, marshaled
+}
+
+// request returns k's Request with its Group decoded from k.raw.
+func (k keptRequest) request() Request {
+	req := k.req
+	req.Group = &sls.LogGroup{}
+	if err := req.Group.Unmarshal(k.raw); err != nil {
+		// k.raw was marshaled by store from a Group that verify decoded.
+		panic("slstest: a kept LogGroup does not decode: " + err.Error())
+	}
+	return req
+}
+
+// LogCount returns the number of accepted logs, kept or not: len(Logs())
+// without decoding, unless Options.DiscardLogs or KeepLogs left some out.
 func (s *Server) LogCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -577,7 +634,7 @@ func (s *Server) WaitLogs(n int, timeout time.Duration) bool {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests, s.logs, s.rejections, s.attempts, s.logCount = nil, nil, nil, nil, 0
+	s.kept, s.rejections, s.attempts, s.keptLogs, s.logCount = nil, nil, nil, 0, 0
 	s.notifyLocked()
 }
 
@@ -587,22 +644,35 @@ func (s *Server) notifyLocked() {
 }
 
 // store records an accepted request before its 200 is written, so a client
-// that has seen the 200 also sees the logs.
+// that has seen the 200 also sees the logs. It keeps the Group as its
+// protobuf bytes (keptRequest), and only a sample with Options.KeepLogs.
 func (s *Server) store(req Request) {
-	if s.opts.DiscardLogs {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.logCount += len(req.Group.Logs)
-		s.notifyLocked()
-		return
+	n := len(req.Group.Logs)
+	keep := !s.opts.DiscardLogs && (s.opts.KeepLogs <= 0 || s.keptSoFar() < s.opts.KeepLogs)
+	var k keptRequest
+	if keep {
+		raw, err := req.Group.Marshal()
+		if err != nil {
+			// verify decoded this Group from protobuf: it marshals.
+			panic("slstest: an accepted LogGroup does not marshal: " + err.Error())
+		}
+		k.req, k.raw = req, raw
+		k.req.Group = nil
 	}
-	logs := flatten(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, req)
-	s.logs = append(s.logs, logs...)
-	s.logCount += len(logs)
+	if keep && (s.opts.KeepLogs <= 0 || s.keptLogs < s.opts.KeepLogs) {
+		s.kept = append(s.kept, k)
+		s.keptLogs += n
+	}
+	s.logCount += n
 	s.notifyLocked()
+}
+
+func (s *Server) keptSoFar() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keptLogs
 }
 
 func flatten(req Request) []Log {

@@ -46,6 +46,18 @@ func TestLocalEndpoint(t *testing.T) {
 	}
 }
 
+// TestLocalEndpointCountsBeyondItsSample: the endpoint keeps keepLogs
+// entries to show, and the demo reports every entry it received.
+func TestLocalEndpointCountsBeyondItsSample(t *testing.T) {
+	code, out, errOut := runDemo(t, nil, "-n", "30000", "-goroutines", "2")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "Received by the endpoint: 30000 entries"; !strings.Contains(out, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
+	}
+}
+
 func TestBadURL(t *testing.T) {
 	code, out, errOut := runDemo(t, map[string]string{
 		"ZAPSLS_URL":          "sls://AK:s3cret@cn-hangzhou.log.aliyuncs.com/proj/store?bogus=1",
