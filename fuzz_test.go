@@ -3,11 +3,12 @@ package zapsls
 import (
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/zapsls/zapsls/slstest"
 )
 
 // nested is an object nested depth levels deep under key, ending in value.
@@ -36,6 +37,10 @@ func FuzzEncoder(f *testing.F) {
 	f.Add("", strings.Repeat("é", 70), 7, []byte(nil))
 	f.Add("__tag__:k", "a\x00b", 40, []byte("\xc3\x28"))
 	f.Add(strings.Repeat("k", 130), "v", 1, []byte("{}"))
+	// Every key SLS reserves (slstest.ContentError lists them).
+	for _, k := range []string{"__time__", "__source__", "__topic__", "__partition_time__", "_extract_others_", "__extract_others__", "__tag__:"} {
+		f.Add(k, "v", 1, []byte("x"))
+	}
 	f.Fuzz(func(t *testing.T, key, value string, depth int, raw []byte) {
 		depth = depth % 64
 		if depth < 0 {
@@ -67,14 +72,12 @@ func FuzzEncoder(f *testing.F) {
 		}
 		for _, c := range g.Logs[0].Contents {
 			k, v := c.GetKey(), c.GetValue()
-			switch {
-			case k == "" || len(k) > MaxKeyBytes:
-				t.Fatalf("key of %d bytes", len(k))
-			case reservedKey(k):
-				t.Fatalf("reserved key %q", k)
-			case !utf8.ValidString(k) || !utf8.ValidString(v):
-				t.Fatalf("invalid UTF-8 in %q=%q", k, v)
-			case len(v) > 256:
+			// slstest's check of what SLS accepts, independent of the
+			// Encoder's own list of reserved keys.
+			if err := slstest.ContentError(k, v); err != nil {
+				t.Fatalf("SLS would refuse %q=%q: %v", k, v, err)
+			}
+			if len(v) > 256 {
 				t.Fatalf("value of %d bytes", len(v))
 			}
 		}

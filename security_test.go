@@ -118,6 +118,9 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	printConfig(cfg1)
 	w1, err := NewWriter(cfg1)
 	require.NoError(t, err)
+	// The first answer quotes every credential back.
+	srv.FailNext(1, slstest.Fault{Status: 403, Code: "Unauthorized",
+		Message: "key " + slstest.DefaultAccessKeyID + ", secret " + secret + ", token " + token})
 	l1 := relLogger(w1, zapErrs)
 	for i := 0; i < 20; i++ {
 		l1.Info("wrong token", zap.String("g", "a"), zap.Int("i", i))
@@ -185,6 +188,7 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	collect("OnError", reports.text())
 	collect("zap ErrorOutput", zapErrs.text())
 	require.NotEmpty(t, reports.text())
+	require.Contains(t, reports.text(), "key ***, secret ***, token ***", "the quoting answer was reported")
 	require.Contains(t, zapErrs.text(), "write error", "zap printed the DPanic's delivery error")
 	for _, o := range outputs {
 		assert.NotContains(t, o, secret)
@@ -352,4 +356,92 @@ func TestSecuritySlowLorisCannotHangClose(t *testing.T) {
 		assert.Equal(t, 10, nd.Entries)
 		t.Logf("Close returned after %v: %v", elapsed.Round(time.Millisecond), err)
 	})
+}
+
+// TestSecurityEveryCredentialScrubbedFromEveryOutput: whichever credential
+// the service (or a proxy before it) quotes back, the key id, the secret or
+// the STS token, static or from a provider, it appears in no output: the
+// error Sync returns and its causes, in every verb; OnError; Stats and
+// Stats.LastError; the printed Writer; zap's ErrorOutput.
+func TestSecurityEveryCredentialScrubbedFromEveryOutput(t *testing.T) {
+	const (
+		keyID  = "LTAI-KEY-1d2c3b4a5e6f"
+		secret = "SECRET-9f8e7d6c5b4a"
+		token  = "STS-TOKEN-5a6b7c8d9e0f"
+	)
+	credentials := []struct{ name, value string }{{"key id", keyID}, {"secret", secret}, {"token", token}}
+	answers := []struct {
+		name  string
+		fault func(quote string) slstest.Fault
+	}{
+		{"SLS error message", func(q string) slstest.Fault {
+			return slstest.Fault{Status: 403, Code: "Unauthorized", Message: "denied for " + q + " (" + q + ")"}
+		}},
+		{"proxy body", func(q string) slstest.Fault {
+			return slstest.Fault{Status: 400, Body: []byte("<html>bad request from " + q + "</html>")}
+		}},
+	}
+	sources := []struct {
+		name   string
+		config func(*Config)
+	}{
+		{"static", func(c *Config) {
+			c.AccessKeyID, c.AccessKeySecret, c.SecurityToken = keyID, secret, token
+		}},
+		{"provider", func(c *Config) {
+			c.AccessKeyID, c.AccessKeySecret = "", ""
+			c.Credentials = sls.NewStaticCredentialsProvider(keyID, secret, token)
+		}},
+	}
+	for _, cred := range credentials {
+		for _, answer := range answers {
+			for _, source := range sources {
+				t.Run(cred.name+"/"+answer.name+"/"+source.name, func(t *testing.T) {
+					srv := slstest.NewServer(slstest.Options{})
+					defer srv.Close()
+					reports := &relReports{}
+					w, _ := newTestWriter(t, srv, func(c *Config) {
+						source.config(c)
+						c.OnError = reports.add
+					})
+					zapErrs := &relZapErrors{}
+					logger := relLogger(w, zapErrs)
+					srv.FailNext(2, answer.fault(cred.value))
+					logger.Info("quoted", zap.String("g", "q"), zap.Int("i", 0))
+					syncErr := logger.Sync()
+					require.Error(t, syncErr)
+					logger.DPanic("zap prints the error of a synchronous flush") // the second fault
+					s := w.Stats()
+					require.Contains(t, s.LastError, "***", "the quoted credential was replaced")
+
+					var outputs []string
+					add := func(what string, v ...string) {
+						for _, x := range v {
+							outputs = append(outputs, what+": "+x)
+						}
+					}
+					add("Sync", syncErr.Error(), fmt.Sprintf("%v", syncErr), fmt.Sprintf("%+v", syncErr), fmt.Sprintf("%#v", syncErr))
+					var nd *NotDeliveredError
+					require.ErrorAs(t, syncErr, &nd)
+					for _, c := range nd.Causes {
+						add("cause", c.Error(), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c))
+					}
+					add("OnError", reports.text())
+					add("Stats", s.LastError, fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s))
+					add("Writer", fmt.Sprint(w), fmt.Sprintf("%+v", w), fmt.Sprintf("%#v", w))
+					require.Contains(t, zapErrs.text(), "***", "zap printed the flush's error")
+					add("zap ErrorOutput", zapErrs.text())
+					closeErr := w.Close()
+					if closeErr != nil {
+						add("Close", closeErr.Error(), fmt.Sprintf("%+v", closeErr), fmt.Sprintf("%#v", closeErr))
+					}
+					for _, o := range outputs {
+						for _, c := range credentials {
+							assert.NotContains(t, o, c.value, "the %s", c.name)
+						}
+					}
+				})
+			}
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,15 +301,17 @@ func TestWriterDropPolicyAccounting(t *testing.T) {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 	srv.SetDelay(20 * time.Millisecond)
+	reports := &relReports{}
 	w, _ := newTestWriter(t, srv, func(c *Config) {
 		c.BufferBytes = 256 << 10
 		c.MaxBatchBytes = 64 << 10
 		c.OnFull = OnFullDrop
 		c.MaxInflight = 1
+		c.OnError = reports.add
 	})
-	logger := newTestLogger(w)
+	zapErrs := &relZapErrors{}
+	logger := relLogger(w, zapErrs)
 	const written = 20000
-	var dropped atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -327,10 +328,14 @@ func TestWriterDropPolicyAccounting(t *testing.T) {
 	err := logger.Sync()
 	s := w.Stats()
 	require.NotZero(t, s.Dropped, "the flood must overflow a 256 KiB buffer")
-	dropped.Store(int64(s.Dropped))
 	var nd *NotDeliveredError
 	require.ErrorAs(t, err, &nd)
-	assert.Equal(t, int(s.Dropped), nd.Entries)
+	assert.Equal(t, int(s.Dropped), nd.Entries, "Sync reports every drop")
+	dropped, failed, spooled, _ := reports.snapshot()
+	assert.Equal(t, int(s.Dropped), dropped, "OnError reports every drop")
+	assert.Equal(t, int(s.Dropped), zapErrs.count(), "zap's ErrorOutput reports every drop")
+	assert.Zero(t, failed+spooled)
+	assert.Equal(t, uint64(written), s.Enqueued+s.Dropped, "every entry is enqueued or dropped")
 	assert.Equal(t, uint64(written), s.Delivered+s.Dropped)
 	assert.Equal(t, int(s.Delivered), len(logIDs(t, srv)))
 	assert.Zero(t, s.Failed)
@@ -501,16 +506,19 @@ func TestStatsStringHasNoSecret(t *testing.T) {
 func TestWriterScrubsCredentialsFromServiceMessages(t *testing.T) {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
-	w, errs := newTestWriter(t, srv, nil)
-	srv.FailNext(1, slstest.Fault{Status: 401, Code: "Unauthorized",
-		Message: "AccessKeyId " + slstest.DefaultAccessKeyID + " is disabled; secret " + slstest.DefaultAccessKeySecret})
+	const token = "sts-token-quoted-back"
+	w, errs := newTestWriter(t, srv, func(c *Config) { c.SecurityToken = token })
+	// 403: refused at once (a 401 with a token is retried for a while).
+	srv.FailNext(1, slstest.Fault{Status: 403, Code: "Unauthorized",
+		Message: "AccessKeyId " + slstest.DefaultAccessKeyID + " is disabled; secret " + slstest.DefaultAccessKeySecret + "; token " + token})
 	_, err := w.Write([]byte(`{"msg":"x"}`))
 	require.NoError(t, err)
 	err = w.Sync()
 	require.Error(t, err)
 	for _, text := range []string{err.Error(), errs.text(), w.Stats().LastError} {
-		assert.Contains(t, text, "AccessKeyId *** is disabled")
+		assert.Contains(t, text, "AccessKeyId *** is disabled; secret ***; token ***")
 		assert.NotContains(t, text, slstest.DefaultAccessKeySecret)
+		assert.NotContains(t, text, token)
 	}
 }
 

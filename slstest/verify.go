@@ -487,6 +487,22 @@ func (s *Server) checkTime(i int, l *sls.Log, now time.Time) *apiError {
 	return nil
 }
 
+// ContentError returns why SLS refuses a Log content with this key and
+// value, or nil if it accepts it: an empty key, a key over 128 bytes, a
+// reserved key (__time__, __source__, __topic__, __partition_time__,
+// _extract_others_, __extract_others__, or any __tag__:*), a value over
+// 1,000,000 bytes, or invalid UTF-8 in either. The error reads
+// "CODE: message" with the code the server answers (InvalidKey,
+// InvalidEncoding, PostBodyInvalid). It is the check the server applies to
+// every content of every request, for tests that check an encoder's output
+// without sending it.
+func ContentError(key, value string) error {
+	if e := checkContent(0, key, value); e != nil {
+		return errors.New(e.code + ": " + e.message)
+	}
+	return nil
+}
+
 func checkContent(i int, k, v string) *apiError {
 	if !utf8.ValidString(k) {
 		return errorf(http.StatusBadRequest, "InvalidEncoding", "log %d: key %q is not valid UTF-8", i, k)
