@@ -11,12 +11,21 @@ import (
 // buffer and copies the bytes once, into w's ring: no allocation per entry,
 // no JSON. With any other encoder, its output goes through w.Write.
 //
+// An EncoderOption beyond SLS's limits (WithMaxValueBytes) was brought
+// within them by NewEncoder; NewCore reports it through w's OnError, once
+// per encoder.
+//
 // Entries above ErrorLevel (DPanic, Panic, Fatal) are flushed synchronously,
 // bounded by the Writer's SyncTimeout, because zap panics or exits right
 // after Write without calling Sync.
 func NewCore(enc zapcore.Encoder, w *Writer, enab zapcore.LevelEnabler) zapcore.Core {
 	c := &core{LevelEnabler: enab, enc: enc, w: w}
 	c.native, _ = enc.(*encoder)
+	if c.native != nil && c.native.conf.optionErr != nil && c.native.conf.optionReported.CompareAndSwap(false, true) {
+		// NewCore has no error to return: an option the encoder had to
+		// bring within SLS's limits is reported once (WithMaxValueBytes).
+		w.report(c.native.conf.optionErr)
+	}
 	return c
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,11 +46,20 @@ func WithKeySeparator(sep string) EncoderOption {
 }
 
 // WithMaxValueBytes caps each content value; longer values are cut at a
-// UTF-8 boundary and end with TruncatedMarker. Values of n below 64 are
-// raised to 64. The default is DefaultMaxValueBytes.
+// UTF-8 boundary and end with TruncatedMarker. The default, and the most
+// SLS accepts, is DefaultMaxValueBytes: a longer value would make SLS
+// refuse the whole batch it rides in, so n above it is lowered to it, and
+// NewCore reports that, once per encoder and its clones, through the
+// Writer's OnError as a *ConfigError whose Field is "WithMaxValueBytes".
+// Values of n below 64 are raised to 64.
 func WithMaxValueBytes(n int) EncoderOption {
 	return encoderOptionFunc(func(c *encoderConf) {
-		c.maxValue = max(n, 64)
+		c.maxValue = min(max(n, 64), DefaultMaxValueBytes)
+		c.optionErr = nil
+		if n > DefaultMaxValueBytes {
+			c.optionErr = &ConfigError{Field: "WithMaxValueBytes", Problem: fmt.Sprintf(
+				"%d: SLS accepts values of at most %d bytes; longer values are cut to %d", n, DefaultMaxValueBytes, DefaultMaxValueBytes)}
+		}
 	})
 }
 
@@ -58,6 +69,11 @@ type encoderConf struct {
 	fields                FieldSet
 	sep                   string
 	maxValue              int
+
+	// optionErr is an option that was beyond SLS's limits and was brought
+	// within them; NewCore reports it once (optionReported).
+	optionErr      *ConfigError
+	optionReported atomic.Bool
 
 	msgJSON, msgKV               *Extract // nil: off
 	builtinPrefix, builtinSuffix string
