@@ -58,22 +58,22 @@ func (bt *batcher) run() {
 	for {
 		var full *openBatch
 		now := time.Now()
-		end := bt.buf.Drain(func(pos uint64, a, b []byte) bool {
+		end := bt.buf.Drain(func(rec ring.Record) bool {
 			r := bt.route
-			n := len(a) + len(b)
+			n := rec.Len()
 			ob := open[r]
 			if ob != nil && (len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
 				full = ob
 				return false
 			}
 			if ob == nil {
-				ob = &openBatch{route: r, first: pos, since: now}
+				ob = &openBatch{route: r, first: rec.Pos(), since: now}
 				if k := len(free); k > 0 {
 					ob.raw, free = free[k-1], free[:k-1]
 				}
 				open[r] = ob
 			}
-			ob.raw = append(append(ob.raw, a...), b...)
+			ob.raw = rec.AppendTo(ob.raw)
 			ob.count++
 			openBytes += n
 			return true

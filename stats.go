@@ -37,7 +37,12 @@ type Stats struct {
 	RawBytes     uint64 `json:"rawBytes"`  // uncompressed bytes delivered
 	WireBytes    uint64 `json:"wireBytes"` // compressed bytes delivered
 	Inflight     int    `json:"inflight"`  // requests in flight now
-	Buffered     int    `json:"buffered"`  // bytes in the buffer now
+	Buffered     int    `json:"buffered"`  // bytes of entries in the buffer now
+	// BufferMemory is the memory the buffer holds now, in bytes: the
+	// segments that hold Buffered, and spare ones: what the peak of the
+	// last second used, and at least 1 MiB once it has been used (see
+	// README.md, "Memory").
+	BufferMemory int `json:"bufferMemory"`
 	// LastError is the text of the last background error (no credentials
 	// ever), and when it happened.
 	LastError     string    `json:"lastError,omitempty"`

@@ -258,6 +258,7 @@ func mergeNotDelivered(a error, b *NotDeliveredError) error {
 func (w *Writer) Stats() Stats {
 	s := w.stats.snapshot()
 	s.Buffered = int(w.ring.Used())
+	s.BufferMemory = int(w.ring.Held())
 	s.LastError, s.LastErrorTime = w.ledger.lastError()
 	return s
 }

@@ -112,11 +112,11 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 			HTTPClient:      srv.Client(),
 		}
 	}
-	// Memory: the Writer's buffer is its largest allocation (BufferBytes,
-	// 64 MiB by default), and the Go GC lets garbage grow to about the live
-	// heap again before collecting. A 16 MiB buffer here and a soft memory
-	// limit in main keep the demo, endpoint included, under 100 MB at any
-	// -n; see README.md.
+	// Memory: in a burst the Writer's buffer fills up to its cap
+	// (BufferBytes, 32 MiB by default), and the Go GC lets garbage grow to
+	// about the live heap again before collecting. A 16 MiB buffer here and
+	// a soft memory limit in main keep the demo, endpoint included, under
+	// 100 MB at any -n; see README.md.
 	if cfg.BufferBytes == 0 {
 		cfg.BufferBytes = demoBufferBytes
 	}

@@ -17,14 +17,14 @@
 // At the end it stops the faults, closes the Writer and checks:
 //
 //   - memory: the peak live heap (runtime/metrics /gc/heap/live:bytes) and
-//     the peak HeapInuse, sampled every 250 ms, stayed below the buffer
-//     (BufferBytes rounded up to a power of two, as the Writer's ring is)
-//     plus -heap-slack MiB. The in-process endpoint's own allocations count
-//     too. The ring is live for the Writer's life, so with the default GOGC
-//     the collector would let garbage grow to about the ring's size again;
-//     unless GOMEMLIMIT is set, the soak therefore sets the Go memory limit
-//     to that bound, as a deployment aiming at "buffer + N MiB" would, and
-//     the check catches live memory that grows beyond it.
+//     the peak HeapInuse, sampled every 250 ms, stayed below the buffer's
+//     cap (BufferBytes rounded up to a multiple of 8, as the Writer's
+//     buffer is) plus -heap-slack MiB. The in-process endpoint's own
+//     allocations count too. On Unix the buffer's memory is mapped outside
+//     the Go heap, elsewhere it is heap memory; the bound holds either way.
+//     Unless GOMEMLIMIT is set, the soak sets the Go memory limit to that
+//     bound, as a deployment aiming at "buffer + N MiB" would, and the
+//     check catches live memory that grows beyond it.
 //   - goroutines: the peak stayed within -goroutine-slack of the count once
 //     everything had started, and after Close the count is back to what it
 //     was before the Writer and the endpoint started.
@@ -503,14 +503,10 @@ func run(args []string, stdout io.Writer) int {
 	return 0
 }
 
-// ringSize is BufferBytes rounded up as the Writer's ring rounds it: the
-// next power of two, at least 4 KiB.
+// ringSize is BufferBytes rounded up as the Writer's buffer rounds its cap:
+// to a multiple of 8, at least 4 KiB.
 func ringSize(bufferBytes int) uint64 {
-	size := uint64(4096)
-	for size < uint64(bufferBytes) {
-		size <<= 1
-	}
-	return size
+	return max(uint64(bufferBytes+7)&^7, 4096)
 }
 
 // settledGoroutines waits up to 5 s for the goroutine count to fall to want

@@ -1,23 +1,81 @@
 // Package ring is the bounded, lock-free, many-producer single-consumer byte
-// ring between zapsls's callers and its sender goroutine.
+// buffer between zapsls's callers and its sender goroutine. Its memory
+// follows the backlog: it is taken in segments as records wait and given
+// back once the consumer has taken them; the capacity is a cap, never an
+// allocation.
 //
 // Records are variable-length byte strings. A producer reserves space with
 // one compare-and-swap on the head cursor, copies its record in, and commits
 // it by storing the record's header word atomically; no mutex, no channel
 // send and no allocation happen on that path. The single consumer reads
-// committed records in order from the tail, many at a time, zeroes what it
-// consumed and advances the tail.
+// committed records in order from the tail, many at a time, and advances the
+// tail.
 //
-// Layout: a record is an 8-byte header (its length, with bit 32 set as the
-// commit mark) followed by the record bytes, padded to a multiple of 8. The
-// memory is a []uint64, so headers are aligned words read and written with
-// sync/atomic, and positions are byte offsets that only grow (the index into
-// memory is position & mask). A record may wrap around the end of memory; the
-// header never does, since every record starts on an 8-byte boundary and the
-// capacity is a power of two.
+// # Layout
+//
+// Positions are byte offsets that only grow. A record is an 8-byte header
+// (its length, with bit 32 set as the commit mark) followed by the record
+// bytes, padded to a multiple of 8. Position p lives in segment number
+// p/SegmentSize, at offset p%SegmentSize; segment number s is held in slot
+// s%len(table) of a table of atomic pointers. The segment size is a power of
+// two and a multiple of 8 and every record starts on an 8-byte boundary, so
+// a header never straddles two segments; a record's bytes may span any
+// number of them, and are copied in pieces, one per segment.
+//
+// The table has room for cap/SegmentSize+2 segments, rounded up to a power
+// of two, so the segments of every position between the tail and the head
+// have slots of their own: a producer that may reserve up to position p has
+// seen a tail above p-cap, and the segment that used p's slot before lies
+// wholly below that tail.
+//
+// # Memory
+//
+// The first producer that reserves bytes in a segment installs one (a
+// spare, or newly mapped) in its slot with a compare-and-swap; a producer
+// that loses the race puts its segment back. When the consumer moves the
+// tail past the end of a segment it empties the slot, zeroes the segment
+// and puts it in the spare list, and only then publishes the new tail; no
+// producer can still be writing into it, since its records were all
+// committed and consumed, and none can reserve into its slot again before
+// it sees that tail. Every segment number is used once, so a zeroed
+// segment never holds a stale header. Taking and putting segments go
+// through a mutex, once per segment (64 KiB of records), never per record.
+//
+// Spares are given back by a trim, every second while there are more than
+// keepSpares (16, 1 MiB): it keeps the spares that the peak use of the
+// last second needed, and frees the others. So a backlog that drains and
+// refills, as in a burst that keeps the ring at its cap, reuses its memory
+// instead of unmapping and faulting it in again (that churn made 200-byte
+// records 3x slower in BenchmarkQueue); steady traffic keeps the memory of
+// its peak warm (the sender lingers up to a second between batches: at
+// 2,000 entries/s of 550 bytes, about 17 segments); and a backlog that is
+// gone is given back within two seconds, but for keepSpares segments.
+//
+// Segments are anonymous private memory mappings (mmap), outside the Go
+// heap, unmapped when given back, on every Unix; elsewhere, and if mmap
+// fails, they are Go heap memory. What a ring holds when it becomes
+// unreachable is unmapped by a cleanup (a Writer's Write may still copy into
+// the ring after Close, so nothing unmaps it earlier).
+//
+// Measured with BenchmarkBacklogMemory on a 2-core VM (Linux, Go 1.26), two
+// runs each: a 64 MiB backlog of 550-byte records while the program makes
+// 200 MB of short-lived garbage, RSS over the process's start:
+//
+//	                                 mmap segments    Go heap segments
+//	peak, backlog and garbage        +77 to +81 MiB   +130 to +159 MiB
+//	3 s after the drain              +7 to +18 MiB    +130 to +159 MiB
+//	then 5 s after a GC              +6 to +7 MiB     +123 to +146 MiB
+//	filling fresh memory, per record 394-546 ns       287-1109 ns
+//
+// Live heap segments raise the GC's heap goal, so the application's garbage
+// grows by about the backlog, and once given back they leave the process
+// only when the scavenger returns their pages; mapped segments cost
+// neither. Unmapping costs about 15-30 µs per segment, paid by the trim
+// after a backlog is gone. See README.md, "Memory".
 package ring
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,10 +85,15 @@ import (
 const (
 	headerSize = 8
 	commitBit  = 1 << 32
+
+	// SegmentSize is the size of the ring's memory segments in bytes.
+	SegmentSize = 64 << 10
+	// minCapacity is the smallest capacity New accepts.
+	minCapacity = 4096
 )
 
 // Ring is safe for any number of concurrent producers (Write, TryWrite) and
-// one consumer (Drain, ArmWake, Wakeup).
+// one consumer (Drain, ArmWake, Disarm, Committed, Wakeup).
 type Ring struct {
 	_    [64]byte
 	head atomic.Uint64 // next position to reserve; written by producers
@@ -42,9 +105,12 @@ type Ring struct {
 	wakeAt atomic.Uint64
 	_      [56]byte
 
-	words []uint64
-	mem   []byte // the same memory as words
-	mask  uint64
+	capacity uint64
+	segShift uint
+	segMask  uint64 // segment size - 1
+	slotMask uint64
+	table    []atomic.Pointer[segment]
+	pool     *pool
 
 	wake chan struct{} // capacity 1: the consumer's doorbell
 
@@ -57,37 +123,47 @@ type Ring struct {
 	closeOne sync.Once
 }
 
-// New returns a ring of at least capacity bytes (rounded up to a power of
-// two, minimum 4 KiB).
-func New(capacity int) *Ring {
-	size := uint64(4096)
-	for size < uint64(capacity) {
-		size <<= 1
+// New returns a ring that holds at most capacity bytes of records and
+// headers (rounded up to a multiple of 8; at least 4 KiB). It allocates only
+// its segment table (8 bytes per SegmentSize of capacity); memory for
+// records is taken in SegmentSize pieces as they wait, and given back after
+// Drain has passed them (see Memory in the package doc). What the ring
+// still holds is unmapped once it is unreachable.
+func New(capacity int) *Ring { return newRing(capacity, SegmentSize) }
+
+// newRing is New with another segment size (a power of two, at least 64),
+// for tests of segment boundaries.
+func newRing(capacity, segSize int) *Ring {
+	c := max(uint64(capacity+7)&^7, minCapacity)
+	shift := uint(0)
+	for 1<<shift < segSize {
+		shift++
 	}
-	words := make([]uint64, size/8)
-	// Touch every page now, so that producers on the first lap do not pay
-	// the page faults (measured at about a third of the cost of an entry on
-	// a virtual machine); the ring becomes resident after one lap anyway.
-	for i := 0; i < len(words); i += 512 {
-		words[i] = 0
+	if 1<<shift != segSize || segSize < 64 {
+		panic("ring: segment size must be a power of two, at least 64")
+	}
+	slots := uint64(1)
+	for slots < c/uint64(segSize)+2 {
+		slots <<= 1
 	}
 	r := &Ring{
-		words:   words,
-		mem:     unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), size),
-		mask:    size - 1,
-		wake:    make(chan struct{}, 1),
-		spaceCh: make(chan struct{}),
-		closed:  make(chan struct{}),
+		capacity: c,
+		segShift: shift,
+		segMask:  uint64(segSize) - 1,
+		slotMask: slots - 1,
+		table:    make([]atomic.Pointer[segment], slots),
+		pool:     &pool{segSize: segSize, trimEvery: trimEvery},
+		wake:     make(chan struct{}, 1),
+		spaceCh:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	r.wakeAt.Store(^uint64(0))
+	runtime.AddCleanup(r, freeSegments, segments{r.table, r.pool})
 	return r
 }
 
-// Cap is the ring's size in bytes.
-func (r *Ring) Cap() int { return len(r.mem) }
-
 // MaxRecord is the largest record the ring can ever hold.
-func (r *Ring) MaxRecord() int { return len(r.mem) - headerSize }
+func (r *Ring) MaxRecord() int { return int(r.capacity) - headerSize }
 
 // Head is the position after the last reserved record. Every record whose
 // Write returned before a call to Head lies before it.
@@ -96,43 +172,118 @@ func (r *Ring) Head() uint64 { return r.head.Load() }
 // Used is the number of bytes reserved and not yet released.
 func (r *Ring) Used() uint64 { return r.head.Load() - r.tail.Load() }
 
+// Held is the number of bytes of memory the ring holds now: segments in use
+// and spare ones. Safe to call from any goroutine.
+func (r *Ring) Held() int64 { return r.pool.held.Load() }
+
 func recordSize(n int) uint64 { return headerSize + (uint64(n)+7)&^7 }
+
+// seg returns the segment holding position pos, nil if none is installed.
+func (r *Ring) seg(pos uint64) *segment {
+	return r.table[(pos>>r.segShift)&r.slotMask].Load()
+}
+
+// install returns the segment for position pos, installing one if no
+// producer has yet. Only a producer that reserved bytes in that segment may
+// call it.
+func (r *Ring) install(pos uint64) *segment {
+	slot := &r.table[(pos>>r.segShift)&r.slotMask]
+	if s := slot.Load(); s != nil {
+		return s
+	}
+	return r.installSlow(slot)
+}
+
+// installSlow installs a segment in slot, unless another producer has.
+func (r *Ring) installSlow(slot *atomic.Pointer[segment]) *segment {
+	s := r.pool.take()
+	if slot.CompareAndSwap(nil, s) {
+		return s
+	}
+	r.pool.put(s) // another producer installed one first; s is still zero
+	return slot.Load()
+}
+
+// header returns the header word at pos (a multiple of 8) in s.
+func (r *Ring) header(s *segment, pos uint64) *uint64 {
+	return (*uint64)(unsafe.Pointer(&s.mem[pos&r.segMask]))
+}
 
 // TryWrite copies p into the ring as one record, or returns false at once if
 // it does not fit now. p must be non-empty and at most MaxRecord bytes. The
 // returned position is the end of the record.
 func (r *Ring) TryWrite(p []byte) (end uint64, ok bool) {
 	need := recordSize(len(p))
-	capacity := uint64(len(r.mem))
-	var pos uint64
+	pos, ok := r.reserve(need)
+	if !ok {
+		return 0, false
+	}
+	r.commit(r.fill(pos, p), pos, len(p))
+	r.ringIfAsked()
+	return pos + need, true
+}
+
+// ringIfAsked rings the doorbell if the consumer asked for it and the bytes
+// in use reached its threshold: the last step of TryWrite. wakeAt first:
+// while the consumer is awake it is MaxUint64 and the cursors are not read
+// at all. Then the bytes in use, not this record's end: records commit out
+// of order, and the last to commit must ring even if it lies before the
+// threshold.
+func (r *Ring) ringIfAsked() {
+	if at := r.wakeAt.Load(); at != ^uint64(0) && r.Used() >= at {
+		r.Notify()
+	}
+}
+
+// reserve claims need bytes at the head: the first step of TryWrite.
+func (r *Ring) reserve(need uint64) (pos uint64, ok bool) {
 	for {
 		// The tail first: read after the head, a tail that moved past
 		// pos+need in between would make the subtraction wrap.
 		tail := r.tail.Load()
 		pos = r.head.Load()
-		if pos+need-tail > capacity {
+		if pos+need-tail > r.capacity {
 			return 0, false
 		}
 		if r.head.CompareAndSwap(pos, pos+need) {
-			break
+			return pos, true
 		}
 	}
-	// The region [pos, pos+need) is ours: the consumer zeroed it before
-	// releasing it, and it reads the header only after we commit it.
-	data := (pos + headerSize) & r.mask
-	n := copy(r.mem[data:], p)
-	copy(r.mem, p[n:]) // the part that wraps around, if any
-	atomic.StoreUint64(&r.words[(pos&r.mask)/8], commitBit|uint64(len(p)))
+}
 
-	end = pos + need
-	// wakeAt first: while the consumer is awake it is MaxUint64 and the
-	// cursors are not read at all. Then the bytes in use, not this
-	// record's end: records commit out of order, and the last to commit
-	// must ring even if it lies before the threshold.
-	if at := r.wakeAt.Load(); at != ^uint64(0) && r.Used() >= at {
-		r.Notify()
+// fill copies p into the record reserved at pos, and returns the segment
+// holding its header. The region is ours: its segments are zero where no
+// record was ever written, and the consumer reads the header only after
+// commit.
+func (r *Ring) fill(pos uint64, p []byte) *segment {
+	first := r.seg(pos)
+	if first == nil {
+		first = r.install(pos)
 	}
-	return end, true
+	data := pos + headerSize
+	if off := data & r.segMask; off != 0 && uint64(len(p)) <= r.segMask+1-off {
+		copy(first.mem[off:], p)
+	} else {
+		// The record starts in or goes on into the next segments (the
+		// header never straddles: positions and the segment size are
+		// multiples of 8).
+		r.copySlow(data, p)
+	}
+	return first
+}
+
+// commit publishes the record of n bytes at pos, whose header is in s.
+func (r *Ring) commit(s *segment, pos uint64, n int) {
+	atomic.StoreUint64(r.header(s, pos), commitBit|uint64(n))
+}
+
+// copySlow copies p to position pos and on over as many segments as it
+// needs, installing them.
+func (r *Ring) copySlow(pos uint64, p []byte) {
+	for len(p) > 0 {
+		n := copy(r.install(pos).mem[pos&r.segMask:], p)
+		pos, p = pos+uint64(n), p[n:]
+	}
 }
 
 // Write is TryWrite that waits while the ring is full, until Close or until
@@ -206,36 +357,73 @@ func (r *Ring) Wakeup() <-chan struct{} { return r.wake }
 // whether Drain would return something now.
 func (r *Ring) Committed() bool {
 	t := r.tail.Load()
-	return t != r.head.Load() && atomic.LoadUint64(&r.words[(t&r.mask)/8]) != 0
+	if t == r.head.Load() {
+		return false
+	}
+	s := r.seg(t)
+	return s != nil && atomic.LoadUint64(r.header(s, t)) != 0
+}
+
+// Record is one committed record, as Drain hands it to its callback; it is
+// valid only during that call.
+type Record struct {
+	r   *Ring
+	s   *segment // the segment holding data
+	pos uint64   // the record's position: that of its header
+	n   int
+}
+
+// Pos is the record's position: every record written after it lies after
+// it, and the tail passes it once it is consumed.
+func (rec Record) Pos() uint64 { return rec.pos }
+
+// Len is the record's length in bytes.
+func (rec Record) Len() int { return rec.n }
+
+// AppendTo appends the record's bytes to dst and returns the result.
+func (rec Record) AppendTo(dst []byte) []byte {
+	data := rec.pos + headerSize
+	off := data & rec.r.segMask
+	if end := off + uint64(rec.n); end <= uint64(len(rec.s.mem)) {
+		return append(dst, rec.s.mem[off:end]...) // the common case: one piece
+	}
+	dst = append(dst, rec.s.mem[off:]...)
+	pos, n := data+uint64(len(rec.s.mem))-off, rec.n-(len(rec.s.mem)-int(off))
+	for n > 0 {
+		k := min(n, len(rec.s.mem))
+		dst = append(dst, rec.r.seg(pos).mem[:k]...)
+		pos, n = pos+uint64(k), n-k
+	}
+	return dst
 }
 
 // Drain passes committed records to fn in order, starting at the tail, until
 // it reaches one not yet committed, the head, or fn returns false (that
-// record is not consumed). pos is the record's position; a and b are its
-// bytes (b non-empty only when the record wraps), valid only during the
-// call. Drain then releases the consumed space and returns the new tail
+// record is not consumed). Drain then releases the consumed space, giving
+// back every segment the tail has passed, and returns the new tail
 // position. Only the consumer may call it.
-func (r *Ring) Drain(fn func(pos uint64, a, b []byte) bool) uint64 {
+func (r *Ring) Drain(fn func(rec Record) bool) uint64 {
 	start := r.tail.Load()
 	pos := start
 	head := r.head.Load()
 	for pos != head {
-		hdr := atomic.LoadUint64(&r.words[(pos&r.mask)/8])
+		s := r.seg(pos)
+		if s == nil {
+			break // reserved, its segment not yet installed
+		}
+		hdr := atomic.LoadUint64(r.header(s, pos))
 		if hdr == 0 {
 			break // reserved, not yet committed
 		}
-		n := uint64(uint32(hdr))
-		data := (pos + headerSize) & r.mask
-		var a, b []byte
-		if data+n <= uint64(len(r.mem)) {
-			a = r.mem[data : data+n]
-		} else {
-			a, b = r.mem[data:], r.mem[:data+n-uint64(len(r.mem))]
+		n := int(uint32(hdr))
+		data := pos + headerSize
+		if data&r.segMask == 0 {
+			s = r.seg(data) // the header ends its segment
 		}
-		if !fn(pos, a, b) {
+		if !fn(Record{r: r, s: s, pos: pos, n: n}) {
 			break
 		}
-		pos += recordSize(int(n))
+		pos += recordSize(n)
 	}
 	if pos != start {
 		r.release(start, pos)
@@ -243,15 +431,15 @@ func (r *Ring) Drain(fn func(pos uint64, a, b []byte) bool) uint64 {
 	return pos
 }
 
-// release zeroes [from, to) so that stale bytes are never read as a
-// committed header, then hands the space back to producers.
+// release gives back the segments wholly in [from, to), then hands the
+// space to producers.
 func (r *Ring) release(from, to uint64) {
-	i, j := from&r.mask, to&r.mask
-	if i < j {
-		clear(r.words[i/8 : j/8])
-	} else {
-		clear(r.words[i/8:])
-		clear(r.words[:j/8])
+	for n := from >> r.segShift; (n+1)<<r.segShift <= to; n++ {
+		slot := &r.table[n&r.slotMask]
+		if s := slot.Swap(nil); s != nil {
+			clear(s.mem)
+			r.pool.put(s)
+		}
 	}
 	r.tail.Store(to)
 	if r.waiting.Load() > 0 {
@@ -269,4 +457,26 @@ func (r *Ring) Tail() uint64 { return r.tail.Load() }
 // already written stay readable.
 func (r *Ring) Close() {
 	r.closeOne.Do(func() { close(r.closed) })
+}
+
+// free gives back all the ring's memory, for tests: nothing may use the
+// ring afterwards.
+func (r *Ring) free() { freeSegments(segments{r.table, r.pool}) }
+
+// segments are a ring's segment table and pool, freed by a cleanup once the
+// ring is unreachable. The ring cannot free them earlier: a Writer's Write
+// may still be copying into the ring after Close.
+type segments struct {
+	table []atomic.Pointer[segment]
+	pool  *pool
+}
+
+func freeSegments(m segments) {
+	var installed []*segment
+	for i := range m.table {
+		if s := m.table[i].Swap(nil); s != nil {
+			installed = append(installed, s)
+		}
+	}
+	m.pool.release(installed)
 }
