@@ -165,9 +165,17 @@ func TestCrashFatalAndPanicDeliverBeforeExit(t *testing.T) {
 			assert.Equal(t, tc.exitCode, exitErr.ExitCode(), "output:\n%s", out)
 			logs := srv.Logs()
 			require.Len(t, logs, 2, "the entry before and the %s entry arrived", tc.role)
-			assert.Equal(t, tc.role+" entry", logs[1].Contents["msg"])
-			assert.Equal(t, tc.role, logs[1].Contents["level"])
-			assert.Equal(t, "1", logs[1].Contents["i"])
+			// The two entries may ride in two batches posted side by
+			// side, so they may be stored in either order.
+			byI := map[string]map[string]string{}
+			for _, l := range logs {
+				byI[l.Contents["i"]] = l.Contents
+			}
+			require.Contains(t, byI, "0", "the entry before arrived")
+			require.Contains(t, byI, "1", "the %s entry arrived", tc.role)
+			assert.Equal(t, "before "+tc.role, byI["0"]["msg"])
+			assert.Equal(t, tc.role+" entry", byI["1"]["msg"])
+			assert.Equal(t, tc.role, byI["1"]["level"])
 		})
 	}
 }
