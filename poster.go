@@ -2,6 +2,9 @@ package zapsls
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -219,12 +222,14 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 		return &PutLogsError{Message: "signing failed: " + err.Error()}
 	}
 
-	reqBody := &requestBody{Reader: bytes.NewReader(b.body), closed: make(chan struct{})}
+	bodies := &requestBodies{data: b.body}
+	reqBody := bodies.open()
 	// Runs last, after cancel: the transport may read the body after Do
-	// returns; until it closes it, b.body must not go back to the pool.
+	// returns; until it closes every copy, b.body must not go back to the
+	// pool.
 	defer func() {
 		select {
-		case <-reqBody.closed:
+		case <-bodies.allClosed():
 		case <-time.After(time.Second):
 			b.bodyHeld = true
 		}
@@ -237,6 +242,14 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 		return &PutLogsError{Message: err.Error()}
 	}
 	req.ContentLength = int64(len(b.body))
+	// A replayable body, and the mark (a nil header value, never sent) by
+	// which net/http treats this POST as idempotent: when a keep-alive
+	// connection the server has closed is reused, the transport resends
+	// the request on a new one by itself, instead of failing with EOF and
+	// costing a reported retry. Resending is what zapsls's own retry would
+	// do: the same bytes and __pack_id__ (README.md, "Delivery guarantees").
+	req.GetBody = func() (io.ReadCloser, error) { return bodies.open(), nil }
+	req.Header["Idempotency-Key"] = nil
 	for k, v := range headers {
 		switch k {
 		case sls.HTTPHeaderHost:
@@ -259,6 +272,7 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
+	body = decodeErrorBody(resp.Header.Get("Content-Encoding"), body)
 	e := &PutLogsError{Status: resp.StatusCode, RequestID: resp.Header.Get("x-log-requestid"), hadToken: creds.SecurityToken != ""}
 	var answer struct {
 		Code    string `json:"errorCode"`
@@ -289,16 +303,80 @@ func scrub(text string, c sls.Credentials) string {
 	return text
 }
 
-// requestBody is a request's body that tells when the transport is done
-// with it.
+// decodeErrorBody decodes an error answer sent with Content-Encoding gzip
+// or deflate, which net/http leaves encoded when it did not ask for it
+// (DisableCompression, or a proxy that compresses regardless): without
+// this, the SLS error code in it is missed and a quota error looks
+// permanent. The decoded text is bounded by maxErrorBody; a body that does
+// not decode is kept as it came.
+func decodeErrorBody(encoding string, body []byte) []byte {
+	var r io.ReadCloser
+	var err error
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "gzip", "x-gzip":
+		r, err = gzip.NewReader(bytes.NewReader(body))
+	case "deflate":
+		// HTTP's deflate is zlib-wrapped; some servers send it raw.
+		if r, err = zlib.NewReader(bytes.NewReader(body)); err != nil {
+			r, err = flate.NewReader(bytes.NewReader(body)), nil
+		}
+	default:
+		return body
+	}
+	if err != nil {
+		return body
+	}
+	defer r.Close()
+	decoded, err := io.ReadAll(io.LimitReader(r, maxErrorBody))
+	if err != nil && len(decoded) == 0 {
+		return body
+	}
+	return decoded
+}
+
+// requestBodies hands out readers of one request's body, the first for the
+// request and one more for each resend by the transport (GetBody), and
+// tells when the transport has closed them all.
+type requestBodies struct {
+	data    []byte
+	mu      sync.Mutex
+	readers int           // open readers
+	done    chan struct{} // closed when the last open reader closes
+}
+
+func (s *requestBodies) open() *requestBody {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readers == 0 {
+		s.done = make(chan struct{})
+	}
+	s.readers++
+	return &requestBody{Reader: bytes.NewReader(s.data), set: s}
+}
+
+// allClosed is closed once every reader handed out so far is closed. Call
+// it after Client.Do has returned: no reader is handed out after that.
+func (s *requestBodies) allClosed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// requestBody is one reader of a request's body.
 type requestBody struct {
 	*bytes.Reader
-	closed chan struct{}
-	once   sync.Once
+	set  *requestBodies
+	once sync.Once
 }
 
 func (r *requestBody) Close() error {
-	r.once.Do(func() { close(r.closed) })
+	r.once.Do(func() {
+		r.set.mu.Lock()
+		defer r.set.mu.Unlock()
+		if r.set.readers--; r.set.readers == 0 {
+			close(r.set.done)
+		}
+	})
 	return nil
 }
 

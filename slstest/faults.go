@@ -36,6 +36,10 @@ type Fault struct {
 	// 502 page, an empty 503). The Rejection still records Code and
 	// Message, derived as above; the client sees only Status and Body.
 	Body []byte
+	// ContentEncoding, "gzip" or "deflate" (zlib), sends the error body
+	// compressed, with that Content-Encoding, whatever the request's
+	// Accept-Encoding: as the service or a proxy in front of it may.
+	ContentEncoding string
 }
 
 func (f Fault) apiError() *apiError {
@@ -64,7 +68,7 @@ func (f Fault) apiError() *apiError {
 	if msg == "" {
 		msg = "fault injected by slstest"
 	}
-	return &apiError{status: status, code: code, message: msg, body: f.Body}
+	return &apiError{status: status, code: code, message: msg, body: f.Body, encoding: f.ContentEncoding}
 }
 
 // faultState is guarded by Server.mu. A request takes, in order of

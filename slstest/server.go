@@ -1,6 +1,9 @@
 package slstest
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -721,6 +724,7 @@ type apiError struct {
 	status        int
 	code, message string
 	body          []byte // answered instead of the SLS error body, if non-nil
+	encoding      string // Content-Encoding of the body: "", "gzip" or "deflate"
 }
 
 func errorf(status int, code, format string, args ...any) *apiError {
@@ -823,7 +827,28 @@ func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Req
 	}
 	s.endAttempt(att, status, code)
 
+	if e != nil && e.encoding != "" && len(body) > 0 {
+		body = encodeBody(e.encoding, body)
+		w.Header().Set("Content-Encoding", e.encoding)
+	}
 	s.writeAnswer(w, id, status, body)
+}
+
+// encodeBody compresses an answer's body for a ContentEncoding fault.
+func encodeBody(encoding string, body []byte) []byte {
+	var buf bytes.Buffer
+	var zw io.WriteCloser
+	switch encoding {
+	case "gzip":
+		zw = gzip.NewWriter(&buf)
+	case "deflate":
+		zw = zlib.NewWriter(&buf)
+	default:
+		panic("slstest: Fault.ContentEncoding " + encoding + ": want gzip or deflate")
+	}
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	return buf.Bytes()
 }
 
 // writeAnswer writes an answer as SLS does: the request id always, a JSON
