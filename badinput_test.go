@@ -300,6 +300,13 @@ func TestBadInputPanickingMarshaler(t *testing.T) {
 	assert.Zero(t, w.Stats().Buffered, "no record left reserved in the ring")
 }
 
+// asText checks that a line arrived whole as the content of a text line.
+func asText(line string) func(t *testing.T, c map[string]string, keys []string) {
+	return func(t *testing.T, c map[string]string, _ []string) {
+		assert.Equal(t, map[string]string{"content": line}, c)
+	}
+}
+
 func TestBadInputThroughWriterWrite(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 1000) + `"bottom"` + strings.Repeat("}", 1000)
 	var manyKeys strings.Builder
@@ -364,10 +371,12 @@ func TestBadInputThroughWriterWrite(t *testing.T) {
 				assert.Equal(t, deep, c["deep"], "nested values are JSON text")
 			},
 		},
-		{name: "not JSON", line: `this is not json`, dropped: true},
-		{name: "a JSON array", line: `[1,2,3]`, dropped: true},
-		{name: "truncated JSON", line: `{"a":"b`, dropped: true},
-		{name: "text after the object", line: `{"a":"b"} trailing`, dropped: true},
+		// Lines that are not one JSON object are kept as text (console lines).
+		{name: "not JSON", line: `this is not json`, check: asText(`this is not json`)},
+		{name: "a JSON array", line: `[1,2,3]`, check: asText(`[1,2,3]`)},
+		{name: "truncated JSON", line: `{"a":"b`, check: asText(`{"a":"b`)},
+		{name: "text after the object", line: `{"a":"b"} trailing`, check: asText(`{"a":"b"} trailing`)},
+		{name: "binary", line: "\x00\x01\x02", dropped: true},
 		{name: "entry larger than a batch", line: `{"big":"` + strings.Repeat("y", 100<<10) + `"}`, dropped: true, maxBatch: 64 << 10},
 	} {
 		for _, together := range []bool{false, true} {

@@ -148,6 +148,13 @@ type Config struct {
 	SpoolDir      string `json:"spoolDir" yaml:"spoolDir"`
 	SpoolMaxBytes int    `json:"spoolMaxBytes" yaml:"spoolMaxBytes"`
 
+	// Lines says how the Writer reads JSON lines, console lines and the
+	// "sls" encoding of zap.Config, and applies the message and built-in
+	// options of NewEncoder to them: see LineOptions. In sink URLs its
+	// keys are parameters under "lines.": lines.messageJSON=true,
+	// lines.messageJSON.prefix=m_, lines.builtinRoot=meta.
+	Lines LineOptions `json:"lines" yaml:"lines"`
+
 	// HTTPClient sends the requests. The default has keep-alive connections
 	// for MaxInflight requests, verifies TLS certificates, and bounds each
 	// attempt by RequestTimeout.
@@ -285,6 +292,9 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		c.OnFull = OnFullDrop
 	default:
 		return fail("OnFull", "%q: want block or drop", c.OnFull)
+	}
+	if err := c.Lines.check(); err != "" {
+		return fail("Lines", "%s", err)
 	}
 	return c, ep, nil
 }

@@ -84,6 +84,7 @@ const (
 	kindInt                       // a count: 4, "4"
 	kindDuration                  // "500ms", "5s"; a bare number other than 0 is refused
 	kindTags                      // an object of strings
+	kindLines                     // LineOptions: an object; lines.KEY in URLs
 	kindCode                      // set only in Go code (a func, an interface, a client)
 )
 
@@ -130,6 +131,7 @@ var configFields = []configField{
 	{field: "CloseTimeout", key: "closeTimeout", param: "closeTimeout", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.CloseTimeout }},
 	{field: "SpoolDir", key: "spoolDir", param: "spool", kind: kindString, ptr: func(c *Config) interface{} { return &c.SpoolDir }},
 	{field: "SpoolMaxBytes", key: "spoolMaxBytes", param: "spoolMaxBytes", kind: kindSize, ptr: func(c *Config) interface{} { return &c.SpoolMaxBytes }},
+	{field: "Lines", key: "lines", urlPart: "lines.KEY parameters", kind: kindLines, ptr: func(c *Config) interface{} { return &c.Lines }},
 	{field: "HTTPClient", kind: kindCode},
 	{field: "OnError", kind: kindCode},
 }
@@ -201,7 +203,7 @@ func (f *configField) setValue(c *Config, v interface{}) *ConfigError {
 	if v == nil {
 		return f.setZero(c)
 	}
-	if s, ok := v.(string); ok && f.kind != kindTags {
+	if s, ok := v.(string); ok && f.kind != kindTags && f.kind != kindLines {
 		return f.setText(c, s)
 	}
 	switch f.kind {
@@ -228,6 +230,10 @@ func (f *configField) setValue(c *Config, v interface{}) *ConfigError {
 			return configErr(f.field, "%s", err)
 		}
 		*f.ptr(c).(*map[string]string) = tags
+	case kindLines:
+		if err := c.Lines.decode("", v); err != "" {
+			return configErr(f.field, "%s", err)
+		}
 	}
 	return nil
 }
@@ -242,6 +248,8 @@ func (f *configField) setZero(c *Config) *ConfigError {
 		*p = 0
 	case *map[string]string:
 		*p = nil
+	case *LineOptions:
+		*p = LineOptions{}
 	}
 	return nil
 }
@@ -258,6 +266,9 @@ func (f *configField) value(c *Config) (interface{}, bool) {
 		return p.String(), *p != 0
 	case *map[string]string:
 		return *p, *p != nil
+	case *LineOptions:
+		m := p.asMap()
+		return m, len(m) > 0
 	}
 	return nil, false
 }

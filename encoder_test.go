@@ -257,7 +257,7 @@ func TestEncoderRepairs(t *testing.T) {
 
 	// The repair count follows the frame.
 	var count int
-	err = forEachEntry(raw, func(frame []byte, repairs int) { count = repairs })
+	err = newLineReader(LineOptions{}).forEachEntry(raw, func(frame []byte, repairs int) { count = repairs })
 	require.NoError(t, err)
 	assert.Equal(t, 8, count)
 	buf.Free()

@@ -229,36 +229,7 @@ const maxJSONDepth = 1000
 // object, it takes back what it added and returns ok false.
 func (e *encoder) extractJSON(x *Extract, msg string) (n int, ok bool) {
 	mark, repairs := len(e.buf), e.repairs
-	fail := func() (int, bool) {
-		e.buf, e.repairs, e.prefix = e.buf[:mark], repairs, e.prefix[:0]
-		return 0, false
-	}
-	p := jsonScan{s: msg}
-	p.ws()
-	if !p.eat('{') {
-		return fail()
-	}
-	p.ws()
-	if p.eat('}') {
-		return 0, p.end()
-	}
-	for {
-		p.ws()
-		kStart := p.i
-		if !p.str() {
-			return fail()
-		}
-		rawKey := msg[kStart+1 : p.i-1]
-		p.ws()
-		if !p.eat(':') {
-			return fail()
-		}
-		p.ws()
-		vStart := p.i
-		if !p.value(0) {
-			return fail()
-		}
-		raw := msg[vStart:p.i]
+	ok = forEachMember(msg, func(rawKey, raw string) {
 		// The key goes into e.prefix and the value into e.scratch, which
 		// addValue reads and neither overwrites before it has.
 		e.prefix = append(e.prefix[:0], x.Prefix...)
@@ -272,19 +243,55 @@ func (e *encoder) extractJSON(x *Extract, msg string) (n int, ok bool) {
 		}
 		e.prefix = e.prefix[:0]
 		n++
+	})
+	if !ok {
+		e.buf, e.repairs = e.buf[:mark], repairs
+		return 0, false
+	}
+	return n, true
+}
+
+// forEachMember calls fn with the key (the text between its quotes, escapes
+// unresolved) and the value (its JSON text) of each top-level member of the
+// JSON object s, checking s as it goes. It reports whether s is exactly one
+// valid JSON object, white space around it allowed; when it is not, fn may
+// have been called for the members before the fault.
+func forEachMember(s string, fn func(rawKey, raw string)) bool {
+	p := jsonScan{s: s}
+	p.ws()
+	if !p.eat('{') {
+		return false
+	}
+	p.ws()
+	if p.eat('}') {
+		return p.end()
+	}
+	for {
+		p.ws()
+		kStart := p.i
+		if !p.str() {
+			return false
+		}
+		rawKey := s[kStart+1 : p.i-1]
+		p.ws()
+		if !p.eat(':') {
+			return false
+		}
+		p.ws()
+		vStart := p.i
+		if !p.value(0) {
+			return false
+		}
+		fn(rawKey, s[vStart:p.i])
 		p.ws()
 		if p.eat(',') {
 			continue
 		}
 		if p.eat('}') {
-			break
+			return p.end()
 		}
-		return fail()
+		return false
 	}
-	if !p.end() {
-		return fail()
-	}
-	return n, true
 }
 
 // jsonScan checks JSON text (RFC 8259) without building anything.

@@ -85,15 +85,7 @@ func NoFieldSet() FieldSet {
 // resolved returns fs with each key as the encoder writes it: the default
 // for an empty key, "" for a field left out.
 func (fs FieldSet) resolved() FieldSet {
-	pick := func(key, def string) string {
-		switch key {
-		case "":
-			return def
-		case FieldOff:
-			return ""
-		}
-		return key
-	}
+	pick := keyOrDefault
 	return FieldSet{
 		FileKey:        pick(fs.FileKey, ""),
 		LineKey:        pick(fs.LineKey, ""),
@@ -105,6 +97,18 @@ func (fs FieldSet) resolved() FieldSet {
 		ModuleKey:      pick(fs.ModuleKey, ""),
 		UptimeKey:      pick(fs.UptimeKey, ""),
 	}
+}
+
+// keyOrDefault resolves a key where "" means the default def and FieldOff
+// means none ("").
+func keyOrDefault(key, def string) string {
+	switch key {
+	case "":
+		return def
+	case FieldOff:
+		return ""
+	}
+	return key
 }
 
 // affixed returns the resolved fs with prefix and suffix around every key

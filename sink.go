@@ -16,6 +16,9 @@ import (
 
 // Scheme is the URL scheme of zapsls sinks, and EncodingName the name of the
 // native encoding, both registered with zap when the package is imported.
+// The encoding is NewEncoder with no options; the sink URL's lines.KEY
+// parameters (Config.Lines) give its frames the message and built-in
+// options, applied by the Writer.
 const (
 	Scheme       = "sls"
 	EncodingName = "sls"
@@ -37,7 +40,9 @@ func init() {
 //	sls://ENDPOINT_HOST[:PORT]/PROJECT/LOGSTORE?topic=T&source=S&tag.K=V&compress=zstd
 //
 // Parameters: topic, source, tag.KEY (one per tag), compress (lz4, zstd,
-// none), protocol (https, the default, or http), spool (SpoolDir), and
+// none), protocol (https, the default, or http), spool (SpoolDir),
+// lines.KEY (Config.Lines: lines.messageJSON=true,
+// lines.messageKV.separator=:, lines.builtinPrefix=_; see LineOptions), and
 // every other field that JSON and YAML decode, under its JSON key
 // (signatureVersion, region, onFull, bufferBytes, linger, ...), with the
 // same grammar: sizes 4194304, 512KiB, 16MiB; durations 500ms, 5s. Each
@@ -92,6 +97,10 @@ func ConfigFromURL(rawURL string) (Config, error) {
 				c.Tags = map[string]string{}
 			}
 			c.Tags[key] = v
+		case strings.HasPrefix(name, "lines."):
+			if err := c.Lines.set(strings.TrimPrefix(name, "lines."), v); err != "" {
+				return fail(&ConfigError{Field: "Lines", Key: name, Problem: err})
+			}
 		case name == "protocol":
 			if v != "http" && v != "https" {
 				return fail(&ConfigError{Field: "Endpoint", Key: name, Problem: fmt.Sprintf("want http or https, got %q", v)})

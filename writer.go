@@ -17,14 +17,16 @@ import (
 // data path").
 //
 // A Writer is a zapcore.WriteSyncer: Write takes what the zapsls Encoder
-// produces (framed SLS Logs) or JSON objects, one per line (zap's "json"
-// encoding), whose top-level keys become contents. All methods are safe for
+// produces (framed SLS Logs), JSON objects, one per line (zap's "json"
+// encoding), whose top-level keys become contents, or text lines (zap's
+// "console" encoding); Config.Lines says how it reads them. All methods are safe for
 // concurrent use. The Writer's goroutines run from NewWriter until Close.
 type Writer struct {
 	cfg      Config
 	ep       endpoint
-	ring     *ring.Ring // the buffer between callers and the batcher
-	maxEntry int        // largest framed Log a batch can carry
+	ring     *ring.Ring  // the buffer between callers and the batcher
+	maxEntry int         // largest framed Log a batch can carry
+	lines    *lineReader // reads what is not a framed Log; Config.Lines
 	stats    counters
 	report   func(error) // OnError
 	ledger   *ledger
@@ -45,7 +47,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, ep: ep, report: cfg.OnError, life: newLifecycle()}
+	w := &Writer{cfg: cfg, ep: ep, report: cfg.OnError, life: newLifecycle(), lines: newLineReader(cfg.Lines)}
 	if w.report == nil {
 		w.report = (&stderrReporter{}).report
 	}
@@ -104,13 +106,14 @@ func NewWriter(cfg Config) (*Writer, error) {
 }
 
 // Write accepts one or more entries: framed SLS Logs as the zapsls Encoder
-// writes them, or JSON objects, one per line. It copies p; the caller keeps
+// writes them, JSON objects, one per line, or text lines, read as
+// Config.Lines says (see LineOptions). It copies p; the caller keeps
 // it. An invalid or oversize entry is dropped and reported in the returned
 // error, and the other entries in p are still written. With OnFull "block",
 // Write may wait for buffer space; see Config.OnFull.
 func (w *Writer) Write(p []byte) (int, error) {
 	var errs error
-	parseErr := forEachEntry(p, func(frame []byte, repairs int) {
+	parseErr := w.lines.forEachEntry(p, func(frame []byte, repairs int) {
 		errs = multierr.Append(errs, w.enqueue(frame, repairs))
 	})
 	for _, bad := range multierr.Errors(parseErr) { // one per unusable part

@@ -403,13 +403,16 @@ func TestWriterJSONLines(t *testing.T) {
 		`{"msg":"second"}` + "\n"))
 	require.NoError(t, err)
 	_, err = w.Write([]byte("not json\n"))
+	require.NoError(t, err, "a text line is shipped as one content")
+	_, err = w.Write([]byte("\x00\x01binary\nmore\n"))
 	var de *DropError
 	require.ErrorAs(t, err, &de)
 	err = w.Sync()
-	require.ErrorAs(t, err, &de, "Sync reports the dropped line too")
+	require.ErrorAs(t, err, &de, "Sync reports the dropped binary too")
 	assert.Equal(t, 1, de.Entries)
 	logs := srv.Logs()
-	require.Len(t, logs, 2)
+	require.Len(t, logs, 3)
+	assert.Equal(t, map[string]string{"content": "not json"}, logs[2].Contents)
 	assert.Equal(t, map[string]string{
 		"level": "info", "msg": `hi "there"`, "n": "1.5", "obj": `{"a":[1,2]}`,
 		"field___topic__": "x", "ok": "true", "nil": "null",

@@ -1,0 +1,342 @@
+package zapsls
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/zapsls/zapsls/slstest"
+)
+
+// readLines runs p through a lineReader with o and returns each Log as the
+// SDK decodes it, with its repair count; it fails on an error.
+func readLines(t *testing.T, o LineOptions, p []byte) ([]*sls.Log, []int) {
+	t.Helper()
+	var logs []*sls.Log
+	var repairs []int
+	require.NoError(t, newLineReader(o).forEachEntry(p, func(frame []byte, r int) {
+		logs = append(logs, decodeLog(t, frame))
+		repairs = append(repairs, r)
+	}))
+	return logs, repairs
+}
+
+func logTime(l *sls.Log) time.Time {
+	return time.Unix(int64(l.GetTime()), int64(l.GetTimeNs()))
+}
+
+// TestJSONLinesUseTheEntryTime writes entries with zap's JSON encoder and
+// each of its EncodeTime functions, and reads the time back from the line.
+func TestJSONLinesUseTheEntryTime(t *testing.T) {
+	when := time.Now().Add(-time.Hour).Truncate(time.Second).Add(123456789).UTC()
+	for name, tc := range map[string]struct {
+		enc       zapcore.TimeEncoder
+		precision time.Duration
+	}{
+		"epoch":       {zapcore.EpochTimeEncoder, time.Microsecond},
+		"millis":      {zapcore.EpochMillisTimeEncoder, time.Microsecond},
+		"nanos":       {zapcore.EpochNanosTimeEncoder, 0},
+		"ISO8601":     {zapcore.ISO8601TimeEncoder, time.Millisecond},
+		"RFC3339":     {zapcore.RFC3339TimeEncoder, time.Second},
+		"RFC3339Nano": {zapcore.RFC3339NanoTimeEncoder, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := zap.NewProductionEncoderConfig()
+			cfg.EncodeTime = tc.enc
+			for _, zone := range []*time.Location{time.UTC, time.FixedZone("CST", 8*3600)} {
+				buf, err := zapcore.NewJSONEncoder(cfg).EncodeEntry(zapcore.Entry{Time: when.In(zone), Message: "m"}, nil)
+				require.NoError(t, err)
+				logs, _ := readLines(t, LineOptions{}, buf.Bytes())
+				require.Len(t, logs, 1)
+				got := logTime(logs[0])
+				assert.WithinDuration(t, when, got, tc.precision, "line %s", buf.String())
+				assert.Equal(t, when.Truncate(time.Second).Unix(), got.Unix(), "seconds exact")
+				buf.Free()
+			}
+		})
+	}
+	// A time that does not read, a time key turned off, and a line without
+	// one: the receipt time.
+	before := time.Now().Add(-time.Second)
+	for _, tc := range []struct {
+		o    LineOptions
+		line string
+	}{
+		{LineOptions{}, `{"ts":"yesterday","msg":"m"}`},
+		{LineOptions{}, `{"ts":true,"msg":"m"}`},
+		{LineOptions{TimeKey: FieldOff}, `{"ts":1700000000,"msg":"m"}`},
+		{LineOptions{}, `{"msg":"m"}`},
+	} {
+		logs, _ := readLines(t, tc.o, []byte(tc.line))
+		assert.True(t, logTime(logs[0]).After(before), tc.line)
+		assert.Equal(t, "m", contents(t, logs[0])["msg"])
+	}
+	// Another time key, and the content stays as the line wrote it.
+	stamp := when.Format(time.RFC3339)
+	logs, repairs := readLines(t, LineOptions{TimeKey: "@t"}, []byte(`{"@t":"`+stamp+`","ts":1}`))
+	assert.Equal(t, when.Truncate(time.Second), logTime(logs[0]).UTC())
+	assert.Equal(t, map[string]string{"@t": stamp, "ts": "1"}, contents(t, logs[0]))
+	assert.Equal(t, 0, repairs[0])
+	// A time SLS would refuse (older than about 7 days, or ahead by more
+	// than 15 minutes) gives way to the receipt time, counted as a repair;
+	// the line's own time content stays.
+	for _, far := range []time.Time{time.Now().Add(-8 * 24 * time.Hour), time.Now().Add(time.Hour)} {
+		line := fmt.Sprintf(`{"ts":%d,"msg":"m"}`, far.UnixNano())
+		logs, repairs = readLines(t, LineOptions{}, []byte(line))
+		assert.True(t, logTime(logs[0]).After(before), line)
+		assert.Equal(t, fmt.Sprint(far.UnixNano()), contents(t, logs[0])["ts"])
+		assert.Equal(t, 1, repairs[0], line)
+	}
+}
+
+func TestJSONLinesOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		o       LineOptions
+		line    string
+		want    [][2]string
+		repairs int
+	}{
+		{"no options: every key as it is", LineOptions{},
+			`{"level":"info","msg":"{\"a\":1}","n":1.5,"o":{"b":[1,2]},"s":"x"}`,
+			[][2]string{{"level", "info"}, {"msg", `{"a":1}`}, {"n", "1.5"}, {"o", `{"b":[1,2]}`}, {"s", "x"}}, 0},
+		{"message JSON, nested kept as text", LineOptions{MessageJSON: &Extract{Prefix: "m.", DropMessage: true}},
+			`{"level":"info","msg":"{\"user\":\"ann\",\"req\":{\"id\":7}}","user":"bob"}`,
+			[][2]string{{"level", "info"}, {"m.user", "ann"}, {"m.req", `{"id":7}`}, {"user", "bob"}}, 0},
+		{"message JSON, duplicates with fields kept", LineOptions{MessageJSON: &Extract{DropMessage: true}},
+			`{"msg":"{\"user\":\"ann\"}","user":"bob"}`,
+			[][2]string{{"user", "ann"}, {"user", "bob"}}, 0},
+		{"message JSON that is not an object", LineOptions{MessageJSON: &Extract{DropMessage: true}},
+			`{"msg":"[1,2]"}`, [][2]string{{"msg", "[1,2]"}}, 0},
+		{"message JSON, reserved and invalid", LineOptions{MessageJSON: &Extract{DropMessage: true}},
+			"{\"msg\":\"{\\\"__source__\\\":\\\"a\xffb\\\"}\"}",
+			[][2]string{{"field___source__", "a\uFFFDb"}}, 2},
+		{"message KV, quoted with = and spaces", LineOptions{MessageKV: &Extract{Suffix: "_kv"}},
+			`{"msg":"done q=\"a = b c\" n=3"}`,
+			[][2]string{{"q_kv", "a = b c"}, {"n_kv", "3"}, {"msg", `done q="a = b c" n=3`}}, 0},
+		{"message KV, separator, reserved, invalid", LineOptions{MessageKV: &Extract{Separator: ":", DropMessage: true}},
+			"{\"msg\":\"__topic__:t k:\xff\"}",
+			[][2]string{{"field___topic__", "t"}, {"k", "\uFFFD"}}, 2},
+		{"affixes on built-in keys only", LineOptions{BuiltinPrefix: "_", BuiltinSuffix: "_"},
+			`{"level":"warn","ts":1700000000,"logger":"app","caller":"a.go:1","msg":"m","stacktrace":"s","user":"ann"}`,
+			[][2]string{{"_level_", "warn"}, {"_ts_", "1700000000"}, {"_logger_", "app"}, {"_caller_", "a.go:1"}, {"_msg_", "m"}, {"_stacktrace_", "s"}, {"user", "ann"}},
+			1}, // the time, of 2023, SLS would refuse
+		{"root with affixes and KV", LineOptions{BuiltinPrefix: "b_", BuiltinRoot: "meta", MessageKV: &Extract{}},
+			`{"level":"warn","msg":"k=v","user":"ann"}`,
+			[][2]string{{"k", "v"}, {"user", "ann"}, {"meta", `{"b_level":"warn","b_msg":"k=v"}`}}, 0},
+		{"other keys", LineOptions{MessageKey: "message", LevelKey: "severity", MessageJSON: &Extract{DropMessage: true}, BuiltinPrefix: "_"},
+			`{"severity":"info","message":"{\"a\":1}","msg":"x","level":"y"}`,
+			[][2]string{{"_severity", "info"}, {"a", "1"}, {"msg", "x"}, {"level", "y"}}, 0},
+		{"escaped keys", LineOptions{BuiltinPrefix: "_"},
+			`{"m\u0073g":"x","\"q\"":1}`,
+			[][2]string{{"_msg", "x"}, {`"q"`, "1"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs, repairs := readLines(t, tc.o, []byte(tc.line+"\n"))
+			require.Len(t, logs, 1)
+			assert.Equal(t, tc.want, pairs(logs[0]))
+			assert.Equal(t, tc.repairs, repairs[0], "repairs")
+		})
+	}
+}
+
+// TestConsoleLines ships what zap's development config writes: one content
+// per entry, stack trace included, with its time and level.
+func TestConsoleLines(t *testing.T) {
+	var out bytes.Buffer
+	cfg := zap.NewDevelopmentConfig()
+	enc := zapcore.NewConsoleEncoder(cfg.EncoderConfig)
+	when := time.Now().Add(-time.Hour).Truncate(time.Second).Add(890 * time.Millisecond).In(time.FixedZone("", 8*3600))
+	for _, ent := range []zapcore.Entry{
+		{Level: zapcore.WarnLevel, Time: when, LoggerName: "app", Message: "careful",
+			Caller: zapcore.EntryCaller{Defined: true, File: "/src/app/main.go", Line: 9}},
+		{Level: zapcore.ErrorLevel, Time: when.Add(time.Second), Message: "boom", Stack: "main.main\n\t/src/app/main.go:12"},
+	} {
+		buf, err := enc.EncodeEntry(ent, []zapcore.Field{zap.String("user", "ann")})
+		require.NoError(t, err)
+		out.Write(buf.Bytes())
+		buf.Free()
+	}
+	text := out.String()
+	logs, _ := readLines(t, LineOptions{BuiltinPrefix: "_"}, out.Bytes())
+	require.Len(t, logs, 2, text)
+	first, second, _ := strings.Cut(text, "\n")
+	assert.Equal(t, [][2]string{{"_level", "warn"}, {"_content", first}}, pairs(logs[0]))
+	assert.Equal(t, when.UnixMilli(), logTime(logs[0]).UnixMilli())
+	assert.Equal(t, [][2]string{{"_level", "error"}, {"_content", strings.TrimRight(second, "\n")}}, pairs(logs[1]))
+	assert.Contains(t, pairs(logs[1])[1][1], "main.main\n\t/src/app/main.go:12", "the stack trace rides with its entry")
+	assert.Equal(t, when.Add(time.Second).UnixMilli(), logTime(logs[1]).UnixMilli())
+
+	// Colour level encoders, no time, another content key, plain text.
+	cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	cfg.EncoderConfig.TimeKey = ""
+	buf, err := zapcore.NewConsoleEncoder(cfg.EncoderConfig).EncodeEntry(zapcore.Entry{Level: zapcore.InfoLevel, Message: "hi"}, nil)
+	require.NoError(t, err)
+	defer buf.Free()
+	before := time.Now().Add(-time.Second)
+	logs, _ = readLines(t, LineOptions{ContentKey: "line"}, buf.Bytes())
+	require.Len(t, logs, 1)
+	assert.Equal(t, [][2]string{{"level", "info"}, {"line", strings.TrimRight(buf.String(), "\n")}}, pairs(logs[0]))
+	assert.True(t, logTime(logs[0]).After(before))
+	// Lines that do not start like a console entry are one entry each.
+	logs, _ = readLines(t, LineOptions{}, []byte("just text\n{broken json\n\tindented\n"))
+	require.Len(t, logs, 3)
+	assert.Equal(t, [][2]string{{"content", "just text"}}, pairs(logs[0]))
+	assert.Equal(t, [][2]string{{"content", "{broken json"}}, pairs(logs[1]), "a line that fails JSON is kept as text")
+	assert.Equal(t, [][2]string{{"content", "\tindented"}}, pairs(logs[2]))
+}
+
+// TestSLSEncodingFramesTakeTheLineOptions: the frames of the "sls"
+// encoding that zap.Config builds go through Config.Lines too.
+func TestSLSEncodingFramesTakeTheLineOptions(t *testing.T) {
+	enc := NewEncoder(zap.NewProductionEncoderConfig())
+	when := time.Unix(1700000000, 123456789)
+	buf, err := enc.EncodeEntry(zapcore.Entry{Level: zapcore.InfoLevel, Time: when, Message: `{"a":"x"}`}, []zapcore.Field{zap.Int("n", 1)})
+	require.NoError(t, err)
+	defer buf.Free()
+	logs, repairs := readLines(t, LineOptions{MessageJSON: &Extract{DropMessage: true}, BuiltinPrefix: "_", BuiltinRoot: "__source__"}, buf.Bytes())
+	require.Len(t, logs, 1)
+	assert.Equal(t, when, logTime(logs[0]))
+	p := pairs(logs[0])
+	require.Len(t, p, 3)
+	assert.Equal(t, [][2]string{{"a", "x"}, {"n", "1"}}, p[:2])
+	assert.Equal(t, "field___source__", p[2][0])
+	assert.Equal(t, 1, repairs[0], "the renamed root key")
+	var root map[string]string
+	require.NoError(t, json.Unmarshal([]byte(p[2][1]), &root))
+	host, _ := os.Hostname()
+	assert.Equal(t, "info", root["_level"])
+	assert.Equal(t, "1700000000.1234567", root["_ts"], "the frame's time content is a built-in")
+	assert.Equal(t, fmt.Sprint(os.Getpid()), root["_pid"])
+	assert.Equal(t, host, root["_hostname"])
+	assert.NotContains(t, root, "_msg", "dropped")
+
+	// Without options, frames pass untouched.
+	logs, _ = readLines(t, LineOptions{ContentKey: "c", MessageKey: "m"}, buf.Bytes())
+	assert.Equal(t, decodeLog(t, buf.Bytes()), logs[0])
+}
+
+func TestLineOptionsConfig(t *testing.T) {
+	want := LineOptions{MessageKey: "message", MessageJSON: &Extract{Prefix: "j_", DropMessage: true},
+		MessageKV: &Extract{Separator: ":"}, BuiltinPrefix: "_", BuiltinRoot: "meta", ContentKey: "line"}
+	var fromJSON, fromYAML Config
+	require.NoError(t, json.Unmarshal([]byte(`{"lines":{"messageKey":"message","messageJSON":{"prefix":"j_","dropMessage":true},
+		"messageKV":{"separator":":"},"builtinPrefix":"_","builtinRoot":"meta","contentKey":"line"}}`), &fromJSON))
+	assert.Equal(t, want, fromJSON.Lines)
+	require.NoError(t, yaml.Unmarshal([]byte(`
+lines:
+  messageKey: message
+  messageJSON: {prefix: j_, dropMessage: true}
+  messageKV: {separator: ":"}
+  builtinPrefix: _
+  builtinRoot: meta
+  contentKey: line
+`), &fromYAML))
+	assert.Equal(t, want, fromYAML.Lines)
+	q := url.Values{}
+	for k, v := range map[string]string{"lines.messageKey": "message", "lines.messageJSON.prefix": "j_", "lines.messageJSON.dropMessage": "true",
+		"lines.messageKV.separator": ":", "lines.builtinPrefix": "_", "lines.builtinRoot": "meta", "lines.contentKey": "line"} {
+		q.Set(k, v)
+	}
+	fromURL, err := ConfigFromURL("sls://h/p/s?" + q.Encode())
+	require.NoError(t, err)
+	assert.Equal(t, want, fromURL.Lines)
+	// Marshalled, it decodes back.
+	b, err := json.Marshal(fromURL)
+	require.NoError(t, err)
+	var again Config
+	require.NoError(t, json.Unmarshal(b, &again))
+	assert.Equal(t, want, again.Lines)
+	// Switches.
+	on, err := ConfigFromURL("sls://h/p/s?lines.messageJSON=true&lines.messageKV=false")
+	require.NoError(t, err)
+	assert.Equal(t, LineOptions{MessageJSON: &Extract{}}, on.Lines)
+	var kv Config
+	require.NoError(t, json.Unmarshal([]byte(`{"lines":{"messageKV":true}}`), &kv))
+	assert.Equal(t, LineOptions{MessageKV: &Extract{}}, kv.Lines)
+
+	for _, tc := range []struct{ doc, want string }{
+		{`{"lines":{"messageKy":"m"}}`, `unknown key "lines.messageKy"`},
+		{`{"lines":{"messageJSON":{"separator":"="}}}`, `want messageJSON.prefix, .suffix, .dropMessage`},
+		{`{"lines":{"messageJSON":"yes"}}`, `want true or false, got "yes"`},
+		{`{"lines":{"builtinRoot":{"a":1}}}`, `lines.builtinRoot: want a string, got an object`},
+		{`{"lines":"on"}`, `want an object, got string`},
+	} {
+		var c Config
+		err := json.Unmarshal([]byte(tc.doc), &c)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, tc.doc)
+		assert.Equal(t, "Lines", ce.Field, tc.doc)
+		assert.Contains(t, err.Error(), tc.want, tc.doc)
+	}
+	_, err = ConfigFromURL("sls://h/p/s?lines.messageKV.dropMessage=maybe")
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Lines", ce.Field)
+	assert.Contains(t, err.Error(), "parameter lines.messageKV.dropMessage")
+
+	base := Config{Endpoint: "h", Project: "proj", Logstore: "store", AccessKeyID: "a", AccessKeySecret: "b"}
+	base.Lines.MessageKV = &Extract{Separator: " = "}
+	_, err = NewWriter(base)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Lines", ce.Field)
+	assert.Contains(t, err.Error(), "separator")
+}
+
+// TestZapConfigLinesEndToEnd: zap.Config with the json, console and sls
+// encodings, the options given as sink URL parameters.
+func TestZapConfigLinesEndToEnd(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	defer func() { require.NoError(t, CloseSinks()) }()
+	u, err := url.Parse(srv.Endpoint())
+	require.NoError(t, err)
+	auth := url.UserPassword(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret).String()
+	when := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	for _, encoding := range []string{"json", "console", EncodingName} {
+		t.Run(encoding, func(t *testing.T) {
+			before := srv.LogCount()
+			cfg := zap.NewProductionConfig()
+			cfg.Encoding = encoding
+			cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+			cfg.OutputPaths = []string{fmt.Sprintf("sls://%s@%s/proj/store?protocol=http&linger=10ms&lines.messageKV.dropMessage=true&lines.builtinPrefix=_&topic=%s",
+				auth, u.Host, encoding)}
+			logger, err := cfg.Build(zap.WithClock(fixedClock(when)))
+			require.NoError(t, err)
+			logger.Info("order placed id=A-1 items=3", zap.String("user", "ann"))
+			require.NoError(t, logger.Sync())
+			logs := srv.Logs()[before:]
+			require.Len(t, logs, 1)
+			l := logs[0]
+			assert.Equal(t, when, l.Time.UTC())
+			if encoding == "console" {
+				assert.Equal(t, "info", l.Contents["_level"])
+				assert.Contains(t, l.Contents["_content"], "order placed id=A-1 items=3")
+				return
+			}
+			assert.Equal(t, "A-1", l.Contents["id"])
+			assert.Equal(t, "3", l.Contents["items"])
+			assert.Equal(t, "ann", l.Contents["user"])
+			assert.Equal(t, "info", l.Contents["_level"])
+			assert.NotContains(t, l.Contents, "_msg")
+			assert.NotContains(t, l.Contents, "msg")
+		})
+	}
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time                         { return time.Time(c) }
+func (c fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
