@@ -32,6 +32,11 @@ type batch struct {
 	spoolFile   string        // set when replayed from the spool
 	lastErr     *PutLogsError // its last failed attempt while it retries; under ledger.mu
 	bodyHeld    bool          // a transport may still read body: do not pool it
+
+	// How it was delivered, set by the poster on success, for Delivery.
+	requestID string
+	attempts  int
+	latency   time.Duration
 }
 
 // packIDTagMax bounds the encoded __pack_id__ LogTag: 16 hex digits, a dash,

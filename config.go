@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -28,18 +29,20 @@ const (
 	// but the cap is what an outage costs per Writer, so it is half the
 	// earlier 64 MiB: two Writers in an outage stay within 64 MiB. A
 	// longer outage needs SpoolDir, or more BufferBytes.
-	DefaultBufferBytes    = 32 << 20
-	DefaultMaxBatchBytes  = 3 << 20
-	MaxBatchBytesLimit    = 10 << 20
-	DefaultMaxBatchCount  = 4096
-	MaxBatchCountLimit    = 4096
-	DefaultLinger         = time.Second
-	DefaultMaxInflight    = 4
-	DefaultBlockTimeout   = time.Second
-	DefaultRequestTimeout = 15 * time.Second
-	DefaultRetryTimeout   = time.Minute
-	DefaultSyncTimeout    = 10 * time.Second
-	DefaultCloseTimeout   = 10 * time.Second
+	DefaultBufferBytes     = 32 << 20
+	DefaultMaxBatchBytes   = 3 << 20
+	MaxBatchBytesLimit     = 10 << 20
+	DefaultMaxBatchCount   = 4096
+	MaxBatchCountLimit     = 4096
+	DefaultLinger          = time.Second
+	DefaultMaxInflight     = 4
+	DefaultBlockTimeout    = time.Second
+	DefaultRequestTimeout  = 15 * time.Second
+	DefaultRetryTimeout    = time.Minute
+	DefaultRetryBackoff    = 100 * time.Millisecond
+	DefaultRetryBackoffMax = 5 * time.Second
+	DefaultSyncTimeout     = 10 * time.Second
+	DefaultCloseTimeout    = 10 * time.Second
 )
 
 // Full-buffer policies for Config.OnFull.
@@ -133,6 +136,14 @@ type Config struct {
 	// a batch's retry budget, from its first attempt (default 1m).
 	RequestTimeout time.Duration `json:"requestTimeout" yaml:"requestTimeout"`
 	RetryTimeout   time.Duration `json:"retryTimeout" yaml:"retryTimeout"`
+	// RetryBackoff is the delay before a batch's first retry; each retry
+	// doubles it, up to RetryBackoffMax (defaults 100ms and 5s), and each
+	// delay is drawn at random from the upper half of its value (jitter).
+	// Quota errors (WriteQuotaExceed, ShardWriteQuotaExceed, HTTP 429) back
+	// off harder: from 5 x RetryBackoff up to 2 x RetryBackoffMax. Every
+	// retry stays within RetryTimeout.
+	RetryBackoff    time.Duration `json:"retryBackoff" yaml:"retryBackoff"`
+	RetryBackoffMax time.Duration `json:"retryBackoffMax" yaml:"retryBackoffMax"`
 	// SyncTimeout bounds Sync, and the synchronous flush after a DPanic,
 	// Panic or Fatal entry (default 10s). CloseTimeout bounds Close
 	// (default 10s).
@@ -159,6 +170,11 @@ type Config struct {
 	// for MaxInflight requests, verifies TLS certificates, and bounds each
 	// attempt by RequestTimeout.
 	HTTPClient *http.Client `json:"-" yaml:"-"`
+	// UserAgent is the User-Agent of every request, as the service's
+	// access logs show it. Default: "zapsls-go/VERSION", VERSION being
+	// zapsls's module version as the build records it ("devel" when it
+	// records none). NewWriter refuses control characters.
+	UserAgent string `json:"userAgent" yaml:"userAgent"`
 	// OnError receives every background error: failed, spooled or dropped
 	// entries, and each retried attempt (*RetryError). It is called from
 	// the Writer's goroutines or from Write, before any Sync reports the
@@ -167,6 +183,37 @@ type Config struct {
 	// The default writes to stderr, at most one line per second, with
 	// counts of what it skipped.
 	OnError func(error) `json:"-" yaml:"-"`
+	// OnDelivered, when set, is called once for each batch SLS
+	// acknowledged (HTTP 200), with what it held and how it went (see
+	// Delivery). It is called from the Writer's goroutine that posted the
+	// batch, never from Write or a logging call, before any Sync covering
+	// the batch returns. It must be safe for concurrent use (MaxInflight
+	// posters call it) and quick: the poster that calls it waits.
+	OnDelivered func(Delivery) `json:"-" yaml:"-"`
+}
+
+// Delivery describes one batch SLS acknowledged, for Config.OnDelivered.
+type Delivery struct {
+	// Project, Logstore, Topic and Source are the batch's destination.
+	// Topic and Source are empty for a replayed batch: its body carries
+	// those of the Writer that spooled it.
+	Project, Logstore, Topic, Source string
+	// Entries is the number of entries (Logs) in the batch.
+	Entries int
+	// RawBytes is the size of the uncompressed LogGroup; WireBytes, of the
+	// body as sent (compressed).
+	RawBytes, WireBytes int
+	// RequestID is the service's x-log-requestid of the acknowledgement.
+	RequestID string
+	// Attempts is the number of attempts zapsls made (1 when the first
+	// succeeded; a resend by net/http on a closed keep-alive connection is
+	// not an attempt).
+	Attempts int
+	// Latency is the time from the first attempt to the acknowledgement,
+	// retries and their backoff included.
+	Latency time.Duration
+	// Replayed is true for a batch that an earlier Writer kept in SpoolDir.
+	Replayed bool
 }
 
 // String prints the Config with AccessKeySecret and SecurityToken redacted.
@@ -265,6 +312,11 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	durDefault(&c.RetryTimeout, DefaultRetryTimeout)
 	durDefault(&c.SyncTimeout, DefaultSyncTimeout)
 	durDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	durDefault(&c.RetryBackoff, DefaultRetryBackoff)
+	durDefault(&c.RetryBackoffMax, max(DefaultRetryBackoffMax, c.RetryBackoff))
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent()
+	}
 	switch {
 	case c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > MaxBatchBytesLimit:
 		return fail("MaxBatchBytes", "%d: want 64 KiB to 10 MiB", c.MaxBatchBytes)
@@ -276,6 +328,10 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("MaxInflight", "%d: want 1 to 64", c.MaxInflight)
 	case c.SpoolMaxBytes < 2*c.MaxBatchBytes:
 		return fail("SpoolMaxBytes", "%d: want at least twice MaxBatchBytes (%d)", c.SpoolMaxBytes, 2*c.MaxBatchBytes)
+	case c.RetryBackoffMax < c.RetryBackoff && c.RetryBackoffMax >= 0:
+		return fail("RetryBackoffMax", "%v: want at least RetryBackoff (%v)", c.RetryBackoffMax, c.RetryBackoff)
+	case strings.ContainsFunc(c.UserAgent, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }):
+		return fail("UserAgent", "%q: control characters cannot go in an HTTP header", c.UserAgent)
 	}
 	for _, f := range configFields {
 		if f.kind != kindDuration {
@@ -298,3 +354,29 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	}
 	return c, ep, nil
 }
+
+// DefaultUserAgent is the User-Agent a Writer sends when Config.UserAgent is
+// empty: "zapsls-go/VERSION", VERSION being the zapsls module's version as
+// the running binary's build information records it, or "devel".
+func DefaultUserAgent() string {
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		mods := append([]*debug.Module{&bi.Main}, bi.Deps...)
+		for _, m := range mods {
+			if m.Path != modulePath {
+				continue
+			}
+			if m.Replace != nil {
+				m = m.Replace
+			}
+			if m.Version != "" && m.Version != "(devel)" {
+				version = m.Version
+			}
+			break
+		}
+	}
+	return "zapsls-go/" + version
+}
+
+// modulePath is the path of the zapsls module.
+const modulePath = "github.com/zapsls/zapsls"

@@ -127,13 +127,17 @@ var configFields = []configField{
 	{field: "MaxInflight", key: "maxInflight", param: "maxInflight", kind: kindInt, ptr: func(c *Config) interface{} { return &c.MaxInflight }},
 	{field: "RequestTimeout", key: "requestTimeout", param: "requestTimeout", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.RequestTimeout }},
 	{field: "RetryTimeout", key: "retryTimeout", param: "retryTimeout", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.RetryTimeout }},
+	{field: "RetryBackoff", key: "retryBackoff", param: "retryBackoff", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.RetryBackoff }},
+	{field: "RetryBackoffMax", key: "retryBackoffMax", param: "retryBackoffMax", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.RetryBackoffMax }},
 	{field: "SyncTimeout", key: "syncTimeout", param: "syncTimeout", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.SyncTimeout }},
 	{field: "CloseTimeout", key: "closeTimeout", param: "closeTimeout", kind: kindDuration, ptr: func(c *Config) interface{} { return &c.CloseTimeout }},
 	{field: "SpoolDir", key: "spoolDir", param: "spool", kind: kindString, ptr: func(c *Config) interface{} { return &c.SpoolDir }},
 	{field: "SpoolMaxBytes", key: "spoolMaxBytes", param: "spoolMaxBytes", kind: kindSize, ptr: func(c *Config) interface{} { return &c.SpoolMaxBytes }},
 	{field: "Lines", key: "lines", urlPart: "lines.KEY parameters", kind: kindLines, ptr: func(c *Config) interface{} { return &c.Lines }},
 	{field: "HTTPClient", kind: kindCode},
+	{field: "UserAgent", key: "userAgent", param: "userAgent", kind: kindString, ptr: func(c *Config) interface{} { return &c.UserAgent }},
 	{field: "OnError", kind: kindCode},
+	{field: "OnDelivered", kind: kindCode},
 }
 
 func fieldByName(name string) *configField {

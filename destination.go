@@ -12,6 +12,7 @@ import (
 // built once and never change, so batches and posters share them freely.
 type route struct {
 	project, logstore string
+	topic, source     string // for Delivery
 	uri               string // the path as signed: /logstores/LOGSTORE/shards/lb
 	url               string // scheme://host/uri, the address dialled
 	reqHost           string // the Host header: PROJECT.ENDPOINT-HOST
@@ -24,7 +25,7 @@ type route struct {
 // newRoute compiles the destination named by cfg's Project, Logstore,
 // Topic, Source and Tags.
 func newRoute(cfg *Config, ep endpoint) *route {
-	r := &route{project: cfg.Project, logstore: cfg.Logstore}
+	r := &route{project: cfg.Project, logstore: cfg.Logstore, topic: cfg.Topic, source: cfg.Source}
 	r.uri = "/logstores/" + cfg.Logstore + "/shards/lb"
 	r.reqHost = cfg.Project + "." + ep.host
 	dialTo := r.reqHost

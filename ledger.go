@@ -24,6 +24,8 @@ type ledger struct {
 	stats  *counters
 	report func(error) // OnError
 	spool  *spool      // nil without SpoolDir
+	// onDelivered is Config.OnDelivered, or nil; set before any batch.
+	onDelivered func(Delivery)
 
 	// flushTo is the highest buffer position a Sync asked to have sealed;
 	// the batcher seals every open batch that starts before it.
@@ -119,6 +121,8 @@ func (l *ledger) resolve(b *batch, err error) {
 		l.stats.batches.Add(1)
 		l.stats.rawBytes.Add(uint64(b.rawSize))
 		l.stats.wireBytes.Add(uint64(len(b.body)))
+		// On the poster's goroutine, before the Syncs waiting for b wake.
+		l.delivered(b, false)
 	case l.spool != nil && spoolable(err) && l.spool.keep(b, l.stats, l.report):
 		l.stats.spooled.Add(uint64(b.count))
 		err = &SpoolError{Entries: b.count, Dir: l.spool.dir, Cause: err}
@@ -149,6 +153,9 @@ func (l *ledger) resolve(b *batch, err error) {
 // file is deleted; otherwise the file stays for the next Writer, unless
 // SLS refused its body, which it always will.
 func (l *ledger) resolveReplay(b *batch, err error) {
+	if err == nil {
+		l.delivered(b, true)
+	}
 	releaseBody(b)
 	if err == nil {
 		l.spool.remove(b.spoolFile)
@@ -158,6 +165,23 @@ func (l *ledger) resolveReplay(b *batch, err error) {
 	err = l.spool.replayFailed(b.spoolFile, err)
 	l.note(err)
 	l.report(err)
+}
+
+// delivered tells OnDelivered about b, which SLS acknowledged. b.body is
+// still b's.
+func (l *ledger) delivered(b *batch, replayed bool) {
+	if l.onDelivered == nil {
+		return
+	}
+	d := Delivery{
+		Project: b.route.project, Logstore: b.route.logstore,
+		Entries: b.count, RawBytes: b.rawSize, WireBytes: len(b.body),
+		RequestID: b.requestID, Attempts: b.attempts, Latency: b.latency, Replayed: replayed,
+	}
+	if !replayed { // a replayed body carries the topic and source of its own Writer
+		d.Topic, d.Source = b.route.topic, b.route.source
+	}
+	l.onDelivered(d)
 }
 
 // releaseBody returns b's body to the pool unless a transport may still be

@@ -27,9 +27,6 @@ import (
 // apiVersion is the x-log-apiversion of the PutLogs API.
 const apiVersion = "0.6.0"
 
-// userAgent identifies zapsls in the service's access logs.
-const userAgent = "zapsls-go/0.1"
-
 // maxErrorBody bounds how much of an error answer is read: enough for the
 // JSON error, never enough for a hostile endpoint to exhaust memory.
 const maxErrorBody = 64 << 10
@@ -95,6 +92,7 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 		}
 		res := p.attempt(ctx, b)
 		if res == nil {
+			b.attempts, b.latency = attempt, time.Since(began)
 			return nil
 		}
 		res.Entries, res.Attempts = b.count, attempt
@@ -104,7 +102,7 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 			res.Retryable = false
 			return res
 		}
-		delay := backoff(attempt, kind == retryQuota)
+		delay := backoff(attempt, kind == retryQuota, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
 		if time.Since(began)+delay > p.cfg.RetryTimeout {
 			res.Retryable = true
 			return res
@@ -174,12 +172,12 @@ func classify(e *PutLogsError) failureKind {
 	return permanent
 }
 
-// backoff is exponential with jitter: 100ms doubling to 5s, or, for quota
-// errors, 500ms doubling to 10s; each delay drawn from [d/2, d].
-func backoff(attempt int, quota bool) time.Duration {
-	base, ceiling := 100*time.Millisecond, 5*time.Second
+// backoff is exponential with jitter: base doubling to ceiling
+// (Config.RetryBackoff and RetryBackoffMax), or, for quota errors, 5 x base
+// doubling to 2 x ceiling; each delay drawn from [d/2, d].
+func backoff(attempt int, quota bool, base, ceiling time.Duration) time.Duration {
 	if quota {
-		base, ceiling = 500*time.Millisecond, 10*time.Second
+		base, ceiling = 5*base, 2*ceiling
 	}
 	d := base << min(attempt-1, 16)
 	if d > ceiling || d <= 0 {
@@ -201,7 +199,7 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 		sls.HTTPHeaderContentType: "application/x-protobuf",
 		sls.HTTPHeaderBodyRawSize: strconv.Itoa(b.rawSize),
 		sls.HTTPHeaderHost:        b.route.reqHost,
-		sls.HTTPHeaderUserAgent:   userAgent,
+		sls.HTTPHeaderUserAgent:   p.cfg.UserAgent,
 	}
 	if b.compression != CompressNone {
 		headers["x-log-compresstype"] = b.compression
@@ -270,6 +268,7 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if resp.StatusCode == http.StatusOK {
+		b.requestID = resp.Header.Get("x-log-requestid")
 		return nil
 	}
 	body = decodeErrorBody(resp.Header.Get("Content-Encoding"), body)

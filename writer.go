@@ -71,6 +71,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 	// least one entry.
 	w.maxEntry = min(route.maxBody, w.ring.MaxRecord())
 	w.ledger = newLedger(&w.stats, w.report, w.spool, w.ring.Tail())
+	w.ledger.onDelivered = cfg.OnDelivered
 	w.poster = newPoster(&w.cfg, &w.stats, func(b *batch, err *PutLogsError, delay time.Duration) {
 		w.ledger.retrying(b, err)
 		w.report(&RetryError{Delay: delay, Err: err})
