@@ -258,3 +258,27 @@ func TestIndexErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestIndexForEncoderOptions(t *testing.T) {
+	prod := zap.NewProductionEncoderConfig()
+	idx, err := NewIndexFor(prod, []EncoderOption{
+		WithFieldSet(FieldSet{LevelNumberKey: "levelno", UptimeKey: "uptime", ModuleKey: "module", FileNameKey: "filename"}),
+		WithMessageKV(Extract{Prefix: "kv."}),
+	}, IndexKey{Name: "took", Type: "long", From: IndexFromMessageKV}, IndexKey{Name: "user.id", Type: "long"})
+	require.NoError(t, err)
+	types := map[string]string{}
+	for k, v := range idx.Keys {
+		types[k] = v.Type
+	}
+	require.Equal(t, map[string]string{
+		"msg": "text", "level": "text", "ts": "double", "logger": "text", "caller": "text", "stacktrace": "text",
+		"pid": "long", "program": "text", "hostname": "text",
+		"levelno": "long", "uptime": "long", "module": "text", "filename": "text",
+		"kv.took": "long", "user.id": "long",
+	}, types)
+
+	_, err = NewIndexFor(prod, nil, IndexKey{Name: "a", Type: "text", From: IndexFromMessageJSON})
+	require.ErrorContains(t, err, "do not turn messageJSON on")
+	_, err = NewIndexFor(prod, nil, IndexKey{Name: "a", Type: "text", From: "message"})
+	require.ErrorContains(t, err, `from "message": want messageJSON or messageKV`)
+}

@@ -340,3 +340,66 @@ type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time                         { return time.Time(c) }
 func (c fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// TestREADMEPythonHandlerExample builds the zap.Config YAML that README.md
+// gives for a logging.conf, against slstest, and checks what arrives.
+func TestREADMEPythonHandlerExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- zapsls:python-handler-example")
+	require.True(t, ok, "README.md has the example's marker")
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	require.True(t, ok)
+	doc, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+
+	var cfg zap.Config
+	require.NoError(t, yaml.Unmarshal([]byte(doc), &cfg), doc)
+	require.Equal(t, EncodingName, cfg.Encoding)
+	require.Len(t, cfg.OutputPaths, 1)
+
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	defer func() { require.NoError(t, CloseSinks()) }()
+	endpoint, err := url.Parse(srv.Endpoint())
+	require.NoError(t, err)
+	u, err := url.Parse(cfg.OutputPaths[0])
+	require.NoError(t, err)
+	require.Equal(t, "/my-project/my-logstore", u.Path)
+	u.Host = endpoint.Host
+	u.User = url.UserPassword(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
+	q := u.Query()
+	q.Set("protocol", "http")
+	u.RawQuery = q.Encode()
+	cfg.OutputPaths = []string{u.String()}
+	cfg.ErrorOutputPaths = nil
+
+	logger, err := cfg.Build()
+	require.NoError(t, err)
+	logger.Info(`{"user":"ann","items":3}`)
+	logger.Warn("slow request took=15ms path=/a", zap.String("user", "bob"))
+	logger.Debug("below the level")
+	require.NoError(t, logger.Sync())
+
+	logs := srv.Logs()
+	require.Len(t, logs, 2)
+	js, kv := logs[0].Contents, logs[1].Contents
+	assert.Equal(t, "ann", js["user"])
+	assert.Equal(t, "3", js["items"])
+	assert.NotContains(t, js, "__message__", "extract_json_drop_message")
+	assert.Equal(t, "INFO", js["__levelname__"])
+	assert.Contains(t, js["__caller__"], "lines_test.go:")
+	assert.Contains(t, js["__funcName__"], "TestREADMEPythonHandlerExample")
+	_, err = time.Parse("2006-01-02T15:04:05.000Z0700", js["__asctime__"])
+	assert.NoError(t, err, js["__asctime__"])
+	assert.Equal(t, fmt.Sprint(os.Getpid()), js["__pid__"])
+	assert.NotEmpty(t, js["__program__"])
+	assert.NotEmpty(t, js["__hostname__"])
+
+	assert.Equal(t, "15ms", kv["took"])
+	assert.Equal(t, "/a", kv["path"])
+	assert.Equal(t, "bob", kv["user"])
+	assert.Equal(t, "slow request took=15ms path=/a", kv["__message__"], "extract_kv keeps the message")
+	assert.Equal(t, "WARN", kv["__levelname__"])
+	assert.Equal(t, "api", logs[1].Topic)
+}

@@ -29,9 +29,15 @@
 // EncoderConfig, --message-key, --level-key, --time-key, --name-key,
 // --caller-key, --function-key, --stacktrace-key and --time-encoder
 // override its parts (an empty key leaves the part out), --file-key,
-// --line-key, --pid-key, --program-key and --hostname-key are the FieldSet
-// (zapsls.DefaultFieldSet by default), and --key NAME:TYPE (text, long,
-// double, json; repeatable) adds keys the application logs. With --url,
+// --line-key, --pid-key, --program-key, --hostname-key, --level-number-key,
+// --file-name-key, --module-key and --uptime-key are the FieldSet
+// (zapsls.DefaultFieldSet by default), --builtin-prefix, --builtin-suffix
+// and --builtin-root the encoder's WithBuiltinAffixes and WithBuiltinRoot,
+// and --key NAME:TYPE (text, long, double, json; repeatable) adds keys the
+// application logs. --json-key and --kv-key NAME:TYPE add keys that
+// WithMessageJSON and WithMessageKV extract from messages, named as the
+// message has them; --message-json-prefix, --message-json-suffix,
+// --message-kv-prefix and --message-kv-suffix are their Extract's affixes. With --url,
 // the URL's topic and tags are indexed too, as __topic__ and __tag__:KEY.
 //
 // Exit status: 0 done, 1 SLS refused or the index conflicts, 2 bad usage.
@@ -144,6 +150,23 @@ type indexFlags struct {
 	encKeys              map[string]*optString // EncoderConfig keys by flag name
 	fields               zapsls.FieldSet
 	extra                keyList
+	// The encoder options: built-in affixes and root, and the message
+	// extractions whose keys --json-key and --kv-key name.
+	builtinPrefix, builtinSuffix, builtinRoot string
+	messageJSON, messageKV                    zapsls.Extract
+	jsonKeys, kvKeys                          keyList
+}
+
+// encoderOptions are the NewEncoder options the flags describe.
+func (f *indexFlags) encoderOptions() []zapsls.EncoderOption {
+	opts := []zapsls.EncoderOption{zapsls.WithFieldSet(f.fields), zapsls.WithBuiltinAffixes(f.builtinPrefix, f.builtinSuffix), zapsls.WithBuiltinRoot(f.builtinRoot)}
+	if len(f.jsonKeys) > 0 {
+		opts = append(opts, zapsls.WithMessageJSON(f.messageJSON))
+	}
+	if len(f.kvKeys) > 0 {
+		opts = append(opts, zapsls.WithMessageKV(f.messageKV))
+	}
+	return opts
 }
 
 var encoderKeyFlags = []struct {
@@ -191,6 +214,19 @@ Flags:
 	fs.StringVar(&f.fields.PIDKey, "pid-key", def.PIDKey, "FieldSet.PIDKey (empty: off)")
 	fs.StringVar(&f.fields.ProgramKey, "program-key", def.ProgramKey, "FieldSet.ProgramKey (empty: off)")
 	fs.StringVar(&f.fields.HostnameKey, "hostname-key", def.HostnameKey, "FieldSet.HostnameKey (empty: off)")
+	fs.StringVar(&f.fields.LevelNumberKey, "level-number-key", "", "FieldSet.LevelNumberKey, indexed long (empty: off)")
+	fs.StringVar(&f.fields.FileNameKey, "file-name-key", "", "FieldSet.FileNameKey (empty: off)")
+	fs.StringVar(&f.fields.ModuleKey, "module-key", "", "FieldSet.ModuleKey (empty: off)")
+	fs.StringVar(&f.fields.UptimeKey, "uptime-key", "", "FieldSet.UptimeKey, indexed long (empty: off)")
+	fs.StringVar(&f.builtinPrefix, "builtin-prefix", "", "WithBuiltinAffixes prefix of every built-in key")
+	fs.StringVar(&f.builtinSuffix, "builtin-suffix", "", "WithBuiltinAffixes suffix of every built-in key")
+	fs.StringVar(&f.builtinRoot, "builtin-root", "", "WithBuiltinRoot `KEY`: the built-in fields in one json key")
+	fs.StringVar(&f.messageJSON.Prefix, "message-json-prefix", "", "WithMessageJSON's Extract.Prefix, for --json-key")
+	fs.StringVar(&f.messageJSON.Suffix, "message-json-suffix", "", "WithMessageJSON's Extract.Suffix, for --json-key")
+	fs.StringVar(&f.messageKV.Prefix, "message-kv-prefix", "", "WithMessageKV's Extract.Prefix, for --kv-key")
+	fs.StringVar(&f.messageKV.Suffix, "message-kv-suffix", "", "WithMessageKV's Extract.Suffix, for --kv-key")
+	fs.Var(&f.jsonKeys, "json-key", "a key WithMessageJSON extracts from messages, `NAME:TYPE` as the message has it (repeatable)")
+	fs.Var(&f.kvKeys, "kv-key", "a key WithMessageKV extracts from messages, `NAME:TYPE` as the message has it (repeatable)")
 	fs.Var(&f.extra, "key", "another key to index, `NAME:TYPE` with TYPE text, long, double or json (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -198,7 +234,8 @@ Flags:
 		}
 		return nil, errReported // fs printed it, with the usage
 	}
-	for _, k := range []*string{&f.fields.FileKey, &f.fields.LineKey, &f.fields.PIDKey, &f.fields.ProgramKey, &f.fields.HostnameKey} {
+	for _, k := range []*string{&f.fields.FileKey, &f.fields.LineKey, &f.fields.PIDKey, &f.fields.ProgramKey, &f.fields.HostnameKey,
+		&f.fields.LevelNumberKey, &f.fields.FileNameKey, &f.fields.ModuleKey, &f.fields.UptimeKey} {
 		if *k == "" {
 			*k = zapsls.FieldOff // an empty flag leaves the field out
 		}
@@ -279,7 +316,13 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 	} else if f.apply {
 		return usageErr(fmt.Errorf("--apply needs the logstore: give --url or set %s", envURL))
 	}
-	want, err := zapsls.NewIndex(encCfg, f.fields, extra...)
+	for _, k := range f.jsonKeys {
+		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageJSON})
+	}
+	for _, k := range f.kvKeys {
+		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageKV})
+	}
+	want, err := zapsls.NewIndexFor(encCfg, f.encoderOptions(), extra...)
 	if err != nil {
 		return usageErr(err)
 	}

@@ -520,3 +520,27 @@ func TestMergeIndex(t *testing.T) {
 		require.True(t, res.noLine)
 	})
 }
+
+func TestDryRunEncoderOptions(t *testing.T) {
+	res := runCmd(t, noEnv, nil, "index", "--pid-key=", "--program-key=", "--hostname-key=", "--caller-key=", "--stacktrace-key=",
+		"--level-number-key", "levelno", "--file-name-key", "filename", "--module-key", "module", "--uptime-key", "uptime",
+		"--builtin-prefix", "_", "--builtin-suffix", "_",
+		"--message-json-prefix", "j.", "--json-key", "user:text", "--json-key", "items:long",
+		"--message-kv-suffix", "_kv", "--kv-key", "took:long", "--kv-key", "__topic__:text")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, map[string]string{
+		"_msg_": "text", "_level_": "text", "_ts_": "double", "_logger_": "text",
+		"_levelno_": "long", "_filename_": "text", "_module_": "text", "_uptime_": "long",
+		"j.user": "text", "j.items": "long", "took_kv": "long", "__topic___kv": "text",
+	}, keyTypes(t, res.stdout))
+
+	// With a root, the built-in fields are one json key.
+	res = runCmd(t, noEnv, nil, "index", "--builtin-root", "meta", "--module-key", "module", "--key", "user.id:long")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, map[string]string{"meta": "json", "user.id": "long"}, keyTypes(t, res.stdout))
+
+	// An extracted key that the rules rename is indexed renamed.
+	res = runCmd(t, noEnv, nil, "index", "--kv-key", "__source__:text")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "text", keyTypes(t, res.stdout)["field___source__"])
+}
