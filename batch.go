@@ -23,7 +23,12 @@ type batch struct {
 	route *route
 	// first is the buffer position of its first entry; the ledger keeps
 	// Sync's accounting by it. 0 for a batch replayed from the spool.
-	first       uint64
+	first uint64
+	// seq orders the batches of an ordered route (route.ordered): the
+	// batcher seals them 0, 1, 2, ... and posters post them in that order.
+	// Replayed batches have ordered false and are posted as they come.
+	seq         uint64
+	ordered     bool
 	count       int
 	rawSize     int
 	body        []byte // compressed LogGroup, from bodyPool
@@ -65,12 +70,17 @@ func (p *packIDs) next() string {
 
 // sealBatch completes the LogGroup whose framed Logs are in raw, with the
 // route's Topic, Source and LogTags and a new pack id, and compresses it.
-// raw is appended to and may be reused by the caller afterwards.
-func sealBatch(r *route, raw []byte, count int, first uint64, ids *packIDs, c *compressor) *batch {
+// It also returns raw as appended to (it may have grown), which the caller
+// may reuse. Only the batcher goroutine calls it.
+func sealBatch(r *route, raw []byte, count int, first uint64, ids *packIDs, c *compressor) (*batch, []byte) {
 	b := &batch{route: r, first: first, count: count, compression: c.method, packID: ids.next()}
+	if r.ordered() {
+		b.seq, b.ordered = r.sealed, true
+		r.sealed++
+	}
 	group := append(raw, r.groupTail...)
 	group = pb.AppendPair(group, pb.TagGroupTag, "__pack_id__", b.packID)
 	b.rawSize = len(group)
 	b.body = c.compress(group)
-	return b
+	return b, group
 }

@@ -17,7 +17,7 @@ type batcher struct {
 	buf    *ring.Ring
 	ledger *ledger
 	life   *lifecycle
-	route  *route // the destination of every entry
+	routes *routes // each entry's route, by the tag it carries in the buffer
 	ids    *packIDs
 	comp   *compressor
 	work   chan<- *batch
@@ -32,8 +32,12 @@ type openBatch struct {
 	since time.Time // when its first entry was drained: its Linger runs from then
 }
 
-// maxFreeRaw is how many emptied batch buffers the batcher keeps for reuse.
-const maxFreeRaw = 2
+// maxFreeRaw is how many emptied batch buffers the batcher keeps for reuse;
+// initialRaw, the capacity of a new one.
+const (
+	maxFreeRaw = 4
+	initialRaw = 64 << 10
+)
 
 // run is the batcher goroutine. It returns after Close's final pass, once
 // every entry it drained is sealed and handed on; it then closes work.
@@ -48,10 +52,10 @@ func (bt *batcher) run() {
 	defer linger.Stop()
 
 	seal := func(ob *openBatch) {
-		b := sealBatch(ob.route, ob.raw, ob.count, ob.first, bt.ids, bt.comp)
+		b, raw := sealBatch(ob.route, ob.raw, ob.count, ob.first, bt.ids, bt.comp)
 		delete(open, ob.route)
 		openBytes -= len(ob.raw)
-		free = keepFree(free, ob.raw, b.rawSize)
+		free = keepFree(free, raw, b.rawSize)
 		bt.ledger.add(b)
 		bt.work <- b
 	}
@@ -59,7 +63,7 @@ func (bt *batcher) run() {
 		var full *openBatch
 		now := time.Now()
 		end := bt.buf.Drain(func(rec ring.Record) bool {
-			r := bt.route
+			r := bt.routes.get(rec.Tag())
 			n := rec.Len()
 			ob := open[r]
 			if ob != nil && (len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
@@ -70,6 +74,10 @@ func (bt *batcher) run() {
 				ob = &openBatch{route: r, first: rec.Pos(), since: now}
 				if k := len(free); k > 0 {
 					ob.raw, free = free[k-1], free[:k-1]
+				} else {
+					// Grown by append as entries come: a batch takes
+					// what its entries need, not MaxBatchBytes up front.
+					ob.raw = make([]byte, 0, min(r.maxBody, initialRaw))
 				}
 				open[r] = ob
 			}

@@ -43,6 +43,8 @@ const (
 	DefaultRetryBackoffMax = 5 * time.Second
 	DefaultSyncTimeout     = 10 * time.Second
 	DefaultCloseTimeout    = 10 * time.Second
+	// DefaultShardHashBuckets is the SDK producer's default Buckets.
+	DefaultShardHashBuckets = 64
 )
 
 // Full-buffer policies for Config.OnFull.
@@ -91,6 +93,17 @@ type Config struct {
 	Source string `json:"source" yaml:"source"`
 	// Tags are LogTags sent with every batch (__tag__:KEY in SLS).
 	Tags map[string]string `json:"tags" yaml:"tags"`
+	// ShardKey, when set, sends the default destination's entries to one
+	// shard, in order (see Destination.ShardKey); ShardHashBuckets is how
+	// many hash ranges shard keys are rounded to, so that the entries of
+	// many keys still share a few large batches: a power of two from 1 to
+	// 256, default 64, as the SDK producer's Buckets. Processor is the
+	// ingest processor of the default destination (the PutLogs processor
+	// parameter). Cores choose other destinations with WithDestination and
+	// routing fields; sls:// URLs with their path and parameters.
+	ShardKey         string `json:"shardKey" yaml:"shardKey"`
+	ShardHashBuckets int    `json:"shardHashBuckets" yaml:"shardHashBuckets"`
+	Processor        string `json:"processor" yaml:"processor"`
 
 	// AccessKeyID, AccessKeySecret and SecurityToken are static
 	// credentials. Credentials, when set, wins over them; with neither, the
@@ -198,6 +211,9 @@ type Delivery struct {
 	// Topic and Source are empty for a replayed batch: its body carries
 	// those of the Writer that spooled it.
 	Project, Logstore, Topic, Source string
+	// HashKey is the shard hash key the batch went to ("" when
+	// load-balanced), Processor its ingest processor.
+	HashKey, Processor string
 	// Entries is the number of entries (Logs) in the batch.
 	Entries int
 	// RawBytes is the size of the uncompressed LogGroup; WireBytes, of the
@@ -240,8 +256,7 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return c, ep, configErr(field, format, args...)
 	}
 	if c.Source == "" {
-		c.Source, _ = os.Hostname()
-		c.Source = string(truncateUTF8([]byte(c.Source), MaxTopicBytes))
+		c.Source = hostSource()
 	}
 	if err := c.checkNames(); err != nil {
 		return c, ep, err
@@ -306,6 +321,7 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	intDefault(&c.BufferBytes, DefaultBufferBytes)
 	intDefault(&c.MaxInflight, DefaultMaxInflight)
 	intDefault(&c.SpoolMaxBytes, DefaultSpoolMaxBytes)
+	intDefault(&c.ShardHashBuckets, DefaultShardHashBuckets)
 	durDefault(&c.Linger, DefaultLinger)
 	durDefault(&c.BlockTimeout, DefaultBlockTimeout)
 	durDefault(&c.RequestTimeout, DefaultRequestTimeout)
@@ -326,6 +342,8 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 		return fail("BufferBytes", "%d: want at least twice MaxBatchBytes (%d)", c.BufferBytes, 2*c.MaxBatchBytes)
 	case c.MaxInflight < 1 || c.MaxInflight > 64:
 		return fail("MaxInflight", "%d: want 1 to 64", c.MaxInflight)
+	case c.ShardHashBuckets < 1 || c.ShardHashBuckets > 256 || c.ShardHashBuckets&(c.ShardHashBuckets-1) != 0:
+		return fail("ShardHashBuckets", "%d: want a power of two from 1 to 256", c.ShardHashBuckets)
 	case c.SpoolMaxBytes < 2*c.MaxBatchBytes:
 		return fail("SpoolMaxBytes", "%d: want at least twice MaxBatchBytes (%d)", c.SpoolMaxBytes, 2*c.MaxBatchBytes)
 	case c.RetryBackoffMax < c.RetryBackoff && c.RetryBackoffMax >= 0:
@@ -380,3 +398,9 @@ func DefaultUserAgent() string {
 
 // modulePath is the path of the zapsls module.
 const modulePath = "github.com/zapsls/zapsls"
+
+// hostSource is the default Source: the host name, cut to what SLS allows.
+func hostSource() string {
+	host, _ := os.Hostname()
+	return string(truncateUTF8([]byte(host), MaxTopicBytes))
+}

@@ -24,7 +24,8 @@ const (
 )
 
 // checkNames refuses every string of c that SLS would refuse: the project
-// and logstore by SLS's naming rules, topic, source and tags by their
+// and logstore by SLS's naming rules (as Destination.check), topic, source,
+// processor and tags by their
 // encoding (UTF-8), their lengths, and the tag keys SLS or zapsls reserve.
 // The errors name the field and quote the string (none of them is a
 // secret).
@@ -32,20 +33,12 @@ func (c *Config) checkNames() *ConfigError {
 	if c.Project == "" {
 		return configErr("Project", "required")
 	}
-	if problem := checkName(c.Project, false); problem != "" {
-		return configErr("Project", "%q: %s", c.Project, problem)
-	}
 	if c.Logstore == "" {
 		return configErr("Logstore", "required")
 	}
-	if problem := checkName(c.Logstore, true); problem != "" {
-		return configErr("Logstore", "%q: %s", c.Logstore, problem)
-	}
-	if problem := checkText(c.Topic, MaxTopicBytes); problem != "" {
-		return configErr("Topic", "%q: %s", c.Topic, problem)
-	}
-	if problem := checkText(c.Source, MaxTopicBytes); problem != "" {
-		return configErr("Source", "%q: %s", c.Source, problem)
+	d := Destination{Project: c.Project, Logstore: c.Logstore, Topic: c.Topic, Source: c.Source, Processor: c.Processor}
+	if err := d.checkAs(""); err != nil {
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		if k == "" {

@@ -39,6 +39,8 @@ func (e *ConfigError) Error() string {
 		}
 	case e.Key != "" && e.Field != "":
 		fmt.Fprintf(&b, "config key %s (Config.%s): ", e.Key, e.Field)
+	case strings.Contains(e.Field, "."): // Destination.Logstore, say
+		fmt.Fprintf(&b, "%s: ", e.Field)
 	case e.Field != "":
 		fmt.Fprintf(&b, "Config.%s: ", e.Field)
 	default:
@@ -111,6 +113,9 @@ var configFields = []configField{
 	{field: "Topic", key: "topic", param: "topic", kind: kindString, ptr: func(c *Config) interface{} { return &c.Topic }},
 	{field: "Source", key: "source", param: "source", kind: kindString, ptr: func(c *Config) interface{} { return &c.Source }},
 	{field: "Tags", key: "tags", urlPart: "tag.KEY parameters", kind: kindTags, ptr: func(c *Config) interface{} { return &c.Tags }},
+	{field: "ShardKey", key: "shardKey", param: "hashKey", kind: kindString, ptr: func(c *Config) interface{} { return &c.ShardKey }},
+	{field: "ShardHashBuckets", key: "shardHashBuckets", param: "shardHashBuckets", kind: kindInt, ptr: func(c *Config) interface{} { return &c.ShardHashBuckets }},
+	{field: "Processor", key: "processor", param: "processor", kind: kindString, ptr: func(c *Config) interface{} { return &c.Processor }},
 	{field: "AccessKeyID", key: "accessKeyId", urlPart: "credentials (URL user info or environment)", kind: kindSecret, ptr: func(c *Config) interface{} { return &c.AccessKeyID }},
 	{field: "AccessKeySecret", key: "accessKeySecret", urlPart: "credentials (URL user info or environment)", kind: kindSecret, ptr: func(c *Config) interface{} { return &c.AccessKeySecret }},
 	{field: "SecurityToken", key: "securityToken", urlPart: "credentials (URL user info or environment)", kind: kindSecret, ptr: func(c *Config) interface{} { return &c.SecurityToken }},

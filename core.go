@@ -4,12 +4,33 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
+// CoreOption configures NewCore.
+type CoreOption interface {
+	apply(*core)
+}
+
+type coreOptionFunc func(*core)
+
+func (f coreOptionFunc) apply(c *core) { f(c) }
+
+// WithDestination sends the core's entries to d instead of the Writer's
+// default destination (its Config's Project, Logstore, Topic, Source,
+// ShardKey and Processor); d's empty fields keep the Writer's. Every core
+// made from it by With keeps d, unless routing fields (Logstore, Topic,
+// Source, ShardKey, Route) change it. A destination SLS would refuse (a
+// malformed logstore name, say) is reported to the Writer's OnError, and
+// the core keeps the Writer's default destination.
+func WithDestination(d Destination) CoreOption {
+	return coreOptionFunc(func(c *core) { c.dest = d })
+}
+
 // NewCore mirrors zapcore.NewCore: it returns a Core that writes entries
 // enabled by enab, encoded by enc, to w.
 //
 // With the zapsls Encoder (NewEncoder), Write encodes straight into a pooled
-// buffer and copies the bytes once, into w's ring: no allocation per entry,
-// no JSON. With any other encoder, its output goes through w.Write.
+// buffer and copies the bytes once, into w's buffer: no allocation per
+// entry, no JSON. With any other encoder, its output goes through the same
+// path as w.Write.
 //
 // An EncoderOption beyond SLS's limits (WithMaxValueBytes) was brought
 // within them by NewEncoder; NewCore reports it through w's OnError, once
@@ -18,7 +39,7 @@ import (
 // Entries above ErrorLevel (DPanic, Panic, Fatal) are flushed synchronously,
 // bounded by the Writer's SyncTimeout, because zap panics or exits right
 // after Write without calling Sync.
-func NewCore(enc zapcore.Encoder, w *Writer, enab zapcore.LevelEnabler) zapcore.Core {
+func NewCore(enc zapcore.Encoder, w *Writer, enab zapcore.LevelEnabler, opts ...CoreOption) zapcore.Core {
 	c := &core{LevelEnabler: enab, enc: enc, w: w}
 	c.native, _ = enc.(*encoder)
 	if c.native != nil && c.native.conf.optionErr != nil && c.native.conf.optionReported.CompareAndSwap(false, true) {
@@ -26,6 +47,10 @@ func NewCore(enc zapcore.Encoder, w *Writer, enab zapcore.LevelEnabler) zapcore.
 		// bring within SLS's limits is reported once (WithMaxValueBytes).
 		w.report(c.native.conf.optionErr)
 	}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	c.route = w.routeFor(c.dest, w.routes.get(0))
 	return c
 }
 
@@ -34,6 +59,8 @@ type core struct {
 	enc    zapcore.Encoder
 	native *encoder // enc, when it is ours
 	w      *Writer
+	dest   Destination // as the user gave it, before the Writer's defaults
+	route  *route      // dest, resolved
 }
 
 var _ zapcore.Core = (*core)(nil)
@@ -44,14 +71,20 @@ func (c *core) Level() zapcore.Level {
 }
 
 // With returns a child Core whose entries carry fields. The fields are
-// encoded once, here; the parent is not changed, and parent and children
-// may be used concurrently.
+// encoded once, here; routing fields among them re-route the child. The
+// parent is not changed, and parent and children may be used concurrently.
 func (c *core) With(fields []zapcore.Field) zapcore.Core {
 	enc := c.enc.Clone()
 	for i := range fields {
 		fields[i].AddTo(enc)
 	}
-	return NewCore(enc, c.w, c.LevelEnabler)
+	child := &core{LevelEnabler: c.LevelEnabler, enc: enc, w: c.w, dest: c.dest, route: c.route}
+	child.native, _ = enc.(*encoder)
+	if d, ok := applyRouting(c.dest, fields); ok {
+		child.dest = d
+		child.route = c.w.routeFor(d, c.route)
+	}
+	return child
 }
 
 // Check adds c to ce when the entry's level is enabled.
@@ -64,19 +97,24 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 
 // Write encodes the entry and enqueues it. It returns an error when the
 // entry was dropped (buffer full, writer closed, too large); zap reports
-// that to its ErrorOutput. Callers must use Check first, as with every Core.
+// that to its ErrorOutput. Routing fields among fields re-route this entry
+// alone. Callers must use Check first, as with every Core.
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	r := c.route
+	if d, ok := applyRouting(c.dest, fields); ok {
+		r = c.w.routeFor(d, c.route)
+	}
 	var err error
 	if c.native != nil {
 		final := c.native.encode(ent, fields)
-		err = c.w.enqueue(final.buf, final.repairs)
+		err = c.w.enqueue(final.buf, final.repairs, r)
 		putEncoder(final)
 	} else {
 		buf, encErr := c.enc.EncodeEntry(ent, fields)
 		if encErr != nil {
 			return encErr
 		}
-		_, err = c.w.Write(buf.Bytes())
+		_, err = c.w.write(buf.Bytes(), r)
 		buf.Free()
 	}
 	if ent.Level > zapcore.ErrorLevel {

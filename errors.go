@@ -14,12 +14,14 @@ var ErrClosed = errors.New("zapsls: writer is closed")
 // or the network error, and how many entries the batch held. It never
 // contains credentials.
 type PutLogsError struct {
-	Entries   int    // entries in the batch
-	Status    int    // HTTP status; 0 for a network error
-	Code      string // SLS errorCode, such as SignatureNotMatch
-	Message   string // SLS errorMessage, or the network error's text
-	RequestID string // x-log-requestid, for SLS support
-	Attempts  int    // attempts made
+	// Project and Logstore name the batch's destination.
+	Project, Logstore string
+	Entries           int    // entries in the batch
+	Status            int    // HTTP status; 0 for a network error
+	Code              string // SLS errorCode, such as SignatureNotMatch
+	Message           string // SLS errorMessage, or the network error's text
+	RequestID         string // x-log-requestid, for SLS support
+	Attempts          int    // attempts made
 	// Retryable tells whether the failure was of a kind that is retried
 	// (the batch failed because its retry budget ran out) or not (bad
 	// credentials, missing project or logstore, invalid body).
@@ -34,7 +36,11 @@ type PutLogsError struct {
 
 func (e *PutLogsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "zapsls: PutLogs failed for %d entries", e.Entries)
+	b.WriteString("zapsls: PutLogs")
+	if e.Logstore != "" {
+		fmt.Fprintf(&b, " to %s/%s", e.Project, e.Logstore)
+	}
+	fmt.Fprintf(&b, " failed for %d entries", e.Entries)
 	if e.Code != "" {
 		fmt.Fprintf(&b, ": %s", e.Code)
 	}
@@ -129,13 +135,13 @@ func (e *NotDeliveredError) Unwrap() []error { return e.Causes }
 // to the entries. There are at most maxCauses+2 causes.
 const maxCauses = 8
 
-// addCause merges err into causes by kind: PutLogsErrors by code and status,
-// DropErrors by reason.
+// addCause merges err into causes by kind: PutLogsErrors by destination,
+// code and status, DropErrors by reason.
 func addCause(causes []error, err error) []error {
 	for _, c := range causes {
 		switch c := c.(type) {
 		case *PutLogsError:
-			if e, ok := err.(*PutLogsError); ok && e.Code == c.Code && e.Status == c.Status && e.Retryable == c.Retryable && e.Pending == c.Pending {
+			if e, ok := err.(*PutLogsError); ok && sameCause(e, c) {
 				c.Entries += e.Entries
 				return causes
 			}
@@ -206,5 +212,6 @@ func causeEntries(err error) int {
 func sameCause(a, b error) bool {
 	x, ok1 := a.(*PutLogsError)
 	y, ok2 := b.(*PutLogsError)
-	return ok1 && ok2 && x.Code == y.Code && x.Status == y.Status && x.Retryable == y.Retryable && x.Pending == y.Pending
+	return ok1 && ok2 && x.Code == y.Code && x.Status == y.Status && x.Retryable == y.Retryable && x.Pending == y.Pending &&
+		x.Project == y.Project && x.Logstore == y.Logstore
 }

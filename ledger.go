@@ -115,19 +115,23 @@ func (l *ledger) resolve(b *batch, err error) {
 		l.resolveReplay(b, err)
 		return
 	}
+	n := uint64(b.count)
 	switch {
 	case err == nil:
-		l.stats.delivered.Add(uint64(b.count))
+		l.stats.delivered.Add(n)
+		b.route.delivered.Add(n)
 		l.stats.batches.Add(1)
 		l.stats.rawBytes.Add(uint64(b.rawSize))
 		l.stats.wireBytes.Add(uint64(len(b.body)))
 		// On the poster's goroutine, before the Syncs waiting for b wake.
 		l.delivered(b, false)
 	case l.spool != nil && spoolable(err) && l.spool.keep(b, l.stats, l.report):
-		l.stats.spooled.Add(uint64(b.count))
+		l.stats.spooled.Add(n)
+		b.route.spooled.Add(n)
 		err = &SpoolError{Entries: b.count, Dir: l.spool.dir, Cause: err}
 	default:
-		l.stats.failed.Add(uint64(b.count))
+		l.stats.failed.Add(n)
+		b.route.failed.Add(n)
 	}
 	releaseBody(b)
 	if err != nil {
@@ -174,12 +178,12 @@ func (l *ledger) delivered(b *batch, replayed bool) {
 		return
 	}
 	d := Delivery{
-		Project: b.route.project, Logstore: b.route.logstore,
+		Project: b.route.dest.Project, Logstore: b.route.dest.Logstore, HashKey: b.route.hashKey, Processor: b.route.dest.Processor,
 		Entries: b.count, RawBytes: b.rawSize, WireBytes: len(b.body),
 		RequestID: b.requestID, Attempts: b.attempts, Latency: b.latency, Replayed: replayed,
 	}
-	if !replayed { // a replayed body carries the topic and source of its own Writer
-		d.Topic, d.Source = b.route.topic, b.route.source
+	if !replayed { // a replayed batch's topic and source are in its body
+		d.Topic, d.Source = b.route.dest.Topic, b.route.dest.Source
 	}
 	l.onDelivered(d)
 }

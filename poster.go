@@ -76,7 +76,16 @@ func (p *poster) close() {
 // to resolve. ctx is cancelled at Close's deadline: retries stop then.
 func (p *poster) run(ctx context.Context, work <-chan *batch, resolve func(*batch, error)) {
 	for b := range work {
+		if !b.ordered {
+			resolve(b, p.post(ctx, b))
+			continue
+		}
+		// The batch sealed before it, to the same shard key, is settled
+		// first: a poster never waits for a batch not yet taken, since the
+		// batcher hands batches over one at a time, in order.
+		b.route.waitTurn(b.seq)
 		resolve(b, p.post(ctx, b))
+		b.route.endTurn()
 	}
 }
 
@@ -96,6 +105,7 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 			return nil
 		}
 		res.Entries, res.Attempts = b.count, attempt
+		res.Project, res.Logstore = b.route.dest.Project, b.route.dest.Logstore
 		last = res
 		kind := classify(res)
 		if kind == permanent {
@@ -120,7 +130,7 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 // attempt's, with why, or a new one when there was no attempt.
 func giveUp(b *batch, last *PutLogsError, why string) *PutLogsError {
 	if last == nil {
-		return &PutLogsError{Entries: b.count, Message: why, Retryable: true}
+		return &PutLogsError{Entries: b.count, Message: why, Retryable: true, Project: b.route.dest.Project, Logstore: b.route.dest.Logstore}
 	}
 	// A copy: last may already be in OnError's hands and in Sync's.
 	cp := *last

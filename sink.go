@@ -129,11 +129,15 @@ func redactedURL(u *url.URL) string {
 }
 
 // The sink registry: zap opens sinks by URL and never closes them, so zapsls
-// keeps the Writers it opened, one per distinct URL, until CloseSinks.
+// keeps the Writers it opened until CloseSinks. URLs that differ only in
+// their destination (the path's project and logstore, topic, source,
+// hashKey, processor) share one Writer, its engine: one buffer, batcher,
+// posters, spool and Stats serve them all, each URL's entries going to its
+// own destination.
 var sinks = struct {
 	sync.Mutex
-	byURL map[string]*sharedSink
-}{byURL: map[string]*sharedSink{}}
+	byEngine map[string]*sharedSink
+}{byEngine: map[string]*sharedSink{}}
 
 type sharedSink struct {
 	*Writer
@@ -141,12 +145,33 @@ type sharedSink struct {
 	refs int
 }
 
-// sinkHandle is what zap holds: Write and Sync go to the shared Writer;
+// destinationParams are the sink URL parameters that choose a destination
+// rather than configure the engine.
+var destinationParams = []string{"topic", "source", "hashKey", "processor"}
+
+// engineKey is what two sink URLs must share to share a Writer: the URL
+// without its path and destination parameters, parameters sorted.
+func engineKey(u *url.URL) string {
+	cp := *u
+	cp.Path, cp.RawPath = "", ""
+	q := cp.Query()
+	for _, p := range destinationParams {
+		q.Del(p)
+	}
+	cp.RawQuery = q.Encode()
+	return cp.String()
+}
+
+// sinkHandle is what zap holds: Write goes to the shared Writer, to the
+// handle's destination; Sync delivers every destination of the Writer;
 // Close releases this handle, and closes the Writer with the last one.
 type sinkHandle struct {
 	*sharedSink
-	once sync.Once
+	route *route
+	once  sync.Once
 }
+
+func (h *sinkHandle) Write(p []byte) (int, error) { return h.Writer.write(p, h.route) }
 
 func (h *sinkHandle) Close() error {
 	var err error
@@ -155,38 +180,57 @@ func (h *sinkHandle) Close() error {
 }
 
 func openSink(u *url.URL) (zap.Sink, error) {
-	key := u.String()
-	sinks.Lock()
-	defer sinks.Unlock()
-	if s, ok := sinks.byURL[key]; ok {
-		s.refs++
-		return &sinkHandle{sharedSink: s}, nil
-	}
-	cfg, err := ConfigFromURL(key)
+	cfg, err := ConfigFromURL(u.String())
 	if err != nil {
 		return nil, err
 	}
-	w, err := NewWriter(cfg)
-	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			// Named as the URL part that set the field.
-			ce.url = redactedURL(u)
-			return nil, ce
+	key := engineKey(u)
+	sinks.Lock()
+	defer sinks.Unlock()
+	s, ok := sinks.byEngine[key]
+	if !ok {
+		w, err := NewWriter(cfg)
+		if err != nil {
+			return nil, sinkError(u, err)
 		}
-		return nil, fmt.Errorf("zapsls: sink URL %s: %w", redactedURL(u), err)
+		s = &sharedSink{Writer: w, key: key}
+		sinks.byEngine[key] = s
 	}
-	s := &sharedSink{Writer: w, key: key, refs: 1}
-	sinks.byURL[key] = s
-	return &sinkHandle{sharedSink: s}, nil
+	// The URL's own destination: what it leaves out it does not send,
+	// whatever another URL on the same Writer says.
+	d := Destination{Project: cfg.Project, Logstore: cfg.Logstore, Topic: cfg.Topic, Source: cfg.Source, ShardKey: cfg.ShardKey, Processor: cfg.Processor}
+	if d.Source == "" {
+		d.Source = hostSource() // as NewWriter's default
+	}
+	r, err := s.Writer.routes.resolveExact(d)
+	if err != nil {
+		if !ok {
+			_ = s.Writer.Close()
+			delete(sinks.byEngine, key)
+		}
+		return nil, sinkError(u, err)
+	}
+	s.refs++
+	return &sinkHandle{sharedSink: s, route: r}, nil
+}
+
+// sinkError names the URL part that set the field a *ConfigError names.
+func sinkError(u *url.URL, err error) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.url = redactedURL(u)
+		ce.Field = strings.TrimPrefix(ce.Field, "Destination.")
+		return ce
+	}
+	return fmt.Errorf("zapsls: sink URL %s: %w", redactedURL(u), err)
 }
 
 func releaseSink(s *sharedSink) error {
 	sinks.Lock()
 	s.refs--
-	last := s.refs == 0 && sinks.byURL[s.key] == s
+	last := s.refs == 0 && sinks.byEngine[s.key] == s
 	if last {
-		delete(sinks.byURL, s.key)
+		delete(sinks.byEngine, s.key)
 	}
 	sinks.Unlock()
 	if last {
@@ -204,7 +248,7 @@ func SinkWriter(rawURL string) (*Writer, bool) {
 	}
 	sinks.Lock()
 	defer sinks.Unlock()
-	s, ok := sinks.byURL[u.String()]
+	s, ok := sinks.byEngine[engineKey(u)]
 	if !ok {
 		return nil, false
 	}
@@ -221,11 +265,11 @@ func SinkWriter(rawURL string) (*Writer, bool) {
 //	defer zapsls.CloseSinks()
 func CloseSinks() error {
 	sinks.Lock()
-	all := make([]*sharedSink, 0, len(sinks.byURL))
-	for _, s := range sinks.byURL {
+	all := make([]*sharedSink, 0, len(sinks.byEngine))
+	for _, s := range sinks.byEngine {
 		all = append(all, s)
 	}
-	sinks.byURL = map[string]*sharedSink{}
+	sinks.byEngine = map[string]*sharedSink{}
 	sinks.Unlock()
 	var err error
 	for _, s := range all {

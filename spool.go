@@ -43,7 +43,7 @@ type spool struct {
 	project  string
 	logstore string
 	lock     *os.File // held while this Writer may replay; nil if another has it
-	route    *route   // where replayed batches go: the Writer's default destination
+	routes   *routes  // the Writer's destinations: replayed batches go back to theirs
 
 	mu    sync.Mutex
 	bytes int64 // size of the *.batch files in dir
@@ -59,10 +59,20 @@ const (
 // DefaultSpoolMaxBytes bounds SpoolDir when Config.SpoolMaxBytes is 0.
 const DefaultSpoolMaxBytes = 1 << 30
 
+// spoolMeta describes a spooled batch. Its destination is the project,
+// logstore, hash key and processor (the topic, source and tags are in the
+// body). Owner is the default destination (PROJECT/LOGSTORE) of the Writer
+// that wrote it: a Writer replays the files of its own default, to
+// whichever destination each names, and leaves others' for their Writers.
+// Files from before destinations have no Owner: their project and
+// logstore are their owner.
 type spoolMeta struct {
 	Version     int    `json:"v"`
+	Owner       string `json:"owner,omitempty"`
 	Project     string `json:"project"`
 	Logstore    string `json:"logstore"`
+	HashKey     string `json:"hashKey,omitempty"`
+	Processor   string `json:"processor,omitempty"`
 	Compression string `json:"compression"`
 	RawSize     int    `json:"rawSize"`
 	Count       int    `json:"count"`
@@ -142,7 +152,8 @@ func entriesIn(name string) int {
 // files deleted to stay within maxBytes.
 func (s *spool) save(b *batch) (evicted int, err error) {
 	meta, _ := json.Marshal(spoolMeta{
-		Version: spoolVersion, Project: s.project, Logstore: s.logstore, Compression: b.compression,
+		Version: spoolVersion, Owner: s.project + "/" + s.logstore, Project: b.route.dest.Project, Logstore: b.route.dest.Logstore,
+		HashKey: b.route.hashKey, Processor: b.route.dest.Processor, Compression: b.compression,
 		RawSize: b.rawSize, Count: b.count, PackID: b.packID, Created: time.Now().UnixNano(),
 	})
 	var hdr []byte
@@ -213,8 +224,9 @@ func (s *spool) evictOldestLocked() (entries int, freed int64, err error) {
 	return entriesIn(names[0]), fi.Size(), nil
 }
 
-// load reads a spool file back into a batch. A file that belongs to another
-// project or logstore returns (nil, nil): it is left for its own Writer.
+// load reads a spool file back into a batch for its destination. A file
+// that another Writer owns (spoolMeta) returns (nil, nil): it is left for
+// that Writer.
 func (s *spool) load(name string) (*batch, error) {
 	f, err := os.Open(filepath.Join(s.dir, name))
 	if err != nil {
@@ -237,8 +249,16 @@ func (s *spool) load(name string) (*batch, error) {
 	if err := json.Unmarshal(metaBytes, &meta); err != nil || meta.Version != spoolVersion {
 		return nil, errCorrupt("bad metadata")
 	}
-	if meta.Project != s.project || meta.Logstore != s.logstore {
-		return nil, nil
+	owner := meta.Owner
+	if owner == "" {
+		owner = meta.Project + "/" + meta.Logstore
+	}
+	if owner != s.project+"/"+s.logstore {
+		return nil, nil // another Writer's
+	}
+	r, err := s.routes.lookup(routeKey{project: meta.Project, logstore: meta.Logstore, hashKey: meta.HashKey, processor: meta.Processor})
+	if err != nil {
+		return nil, err
 	}
 	var sums [12]byte
 	if _, err := io.ReadFull(f, sums[:]); err != nil {
@@ -258,7 +278,7 @@ func (s *spool) load(name string) (*batch, error) {
 		return nil, errCorrupt("checksum mismatch")
 	}
 	return &batch{
-		route: s.route, count: meta.Count, rawSize: meta.RawSize, body: body, packID: meta.PackID,
+		route: r, count: meta.Count, rawSize: meta.RawSize, body: body, packID: meta.PackID,
 		compression: meta.Compression, spoolFile: name,
 	}, nil
 }
@@ -361,7 +381,7 @@ func (s *spool) replay(names []string, work chan<- *batch, stop <-chan struct{},
 		case err != nil:
 			report(fmt.Errorf("zapsls: spool %s: %s: %v", s.dir, name, err))
 			continue
-		case b == nil: // another project's or logstore's
+		case b == nil: // another Writer's
 			continue
 		}
 		select {

@@ -118,7 +118,8 @@ func TestSpoolCorruptAndForeignFiles(t *testing.T) {
 	refused := append([]byte(nil), body...)
 	refused[len(refused)-1] ^= 0xff // breaks the CRC
 	write("00000000000000000003-CC-5.batch", refused)
-	foreign := strings.Replace(string(body), `"logstore":"test-logstore"`, `"logstore":"othr-logstore"`, 1)
+	// Another Writer's file: its owner (and here its logstore) differ.
+	foreign := strings.ReplaceAll(string(body), `test-logstore"`, `othr-logstore"`)
 	write("00000000000000000004-DD-5.batch", []byte(foreign))
 
 	srv.AcceptConnections()

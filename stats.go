@@ -43,6 +43,9 @@ type Stats struct {
 	// last second used, and at least 1 MiB once it has been used (see
 	// README.md, "Memory").
 	BufferMemory int `json:"bufferMemory"`
+	// Destinations breaks the entries settled or dropped down by
+	// destination: one row for every destination that has seen one.
+	Destinations []DestinationStats `json:"destinations,omitempty"`
 	// LastError is the text of the last background error (no credentials
 	// ever), and when it happened.
 	LastError     string    `json:"lastError,omitempty"`

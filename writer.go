@@ -22,18 +22,18 @@ import (
 // "console" encoding); Config.Lines says how it reads them. All methods are safe for
 // concurrent use. The Writer's goroutines run from NewWriter until Close.
 type Writer struct {
-	cfg      Config
-	ep       endpoint
-	ring     *ring.Ring  // the buffer between callers and the batcher
-	maxEntry int         // largest framed Log a batch can carry
-	lines    *lineReader // reads what is not a framed Log; Config.Lines
-	stats    counters
-	report   func(error) // OnError
-	ledger   *ledger
-	poster   *poster
-	comp     *compressor
-	spool    *spool // nil without SpoolDir
-	life     *lifecycle
+	cfg    Config
+	ep     endpoint
+	ring   *ring.Ring  // the buffer between callers and the batcher
+	routes *routes     // the destinations; id 0 is the Config's
+	lines  *lineReader // reads what is not a framed Log; Config.Lines
+	stats  counters
+	report func(error) // OnError
+	ledger *ledger
+	poster *poster
+	comp   *compressor
+	spool  *spool // nil without SpoolDir
+	life   *lifecycle
 }
 
 var _ zapcore.WriteSyncer = (*Writer)(nil)
@@ -54,22 +54,22 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if w.comp, err = newCompressor(cfg.Compression); err != nil {
 		return nil, err
 	}
-	route := newRoute(&w.cfg, ep)
+	if w.routes, err = newRoutes(&w.cfg, ep); err != nil {
+		w.comp.close()
+		return nil, err
+	}
 	var replay []string
 	if cfg.SpoolDir != "" {
 		if w.spool, err = openSpool(cfg); err != nil {
 			w.comp.close()
 			return nil, err
 		}
-		w.spool.route = route
+		w.spool.routes = w.routes
 		if w.spool.lock != nil {
 			replay, _ = w.spool.list()
 		}
 	}
 	w.ring = ring.New(cfg.BufferBytes)
-	// A batch holds the group's tail (topic, source, tags, pack id) and at
-	// least one entry.
-	w.maxEntry = min(route.maxBody, w.ring.MaxRecord())
 	w.ledger = newLedger(&w.stats, w.report, w.spool, w.ring.Tail())
 	w.ledger.onDelivered = cfg.OnDelivered
 	w.poster = newPoster(&w.cfg, &w.stats, func(b *batch, err *PutLogsError, delay time.Duration) {
@@ -80,7 +80,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 	work := make(chan *batch)
 	bt := &batcher{
 		cfg: &w.cfg, buf: w.ring, ledger: w.ledger, life: w.life,
-		route: route, ids: newPackIDs(), comp: w.comp, work: work,
+		routes: w.routes, ids: newPackIDs(), comp: w.comp, work: work,
 	}
 	w.life.batcherWG.Add(1)
 	go func() {
@@ -106,21 +106,38 @@ func NewWriter(cfg Config) (*Writer, error) {
 	return w, nil
 }
 
-// Write accepts one or more entries: framed SLS Logs as the zapsls Encoder
-// writes them, JSON objects, one per line, or text lines, read as
-// Config.Lines says (see LineOptions). It copies p; the caller keeps
-// it. An invalid or oversize entry is dropped and reported in the returned
-// error, and the other entries in p are still written. With OnFull "block",
-// Write may wait for buffer space; see Config.OnFull.
+// Write accepts one or more entries for the Writer's default destination:
+// framed SLS Logs as the zapsls Encoder writes them, JSON objects, one per
+// line, or text lines, read as Config.Lines says (see LineOptions). It
+// copies p; the caller keeps it. An invalid or oversize entry is dropped
+// and reported in the returned error, and the other entries in p are still
+// written. With OnFull "block", Write may wait for buffer space; see
+// Config.OnFull.
 func (w *Writer) Write(p []byte) (int, error) {
+	return w.write(p, w.routes.get(0))
+}
+
+// write is Write to route r.
+func (w *Writer) write(p []byte, r *route) (int, error) {
 	var errs error
 	parseErr := w.lines.forEachEntry(p, func(frame []byte, repairs int) {
-		errs = multierr.Append(errs, w.enqueue(frame, repairs))
+		errs = multierr.Append(errs, w.enqueue(frame, repairs, r))
 	})
 	for _, bad := range multierr.Errors(parseErr) { // one per unusable part
-		errs = multierr.Append(errs, w.drop(bad.Error()))
+		errs = multierr.Append(errs, w.drop(bad.Error(), r))
 	}
 	return len(p), errs
+}
+
+// routeFor returns the route of d, or fallback when d is one SLS would
+// refuse or one too many; OnError then says why.
+func (w *Writer) routeFor(d Destination, fallback *route) *route {
+	r, err := w.routes.resolve(d)
+	if err != nil {
+		w.report(err)
+		return fallback
+	}
+	return r
 }
 
 // String describes the Writer by its destination. It exists so that
@@ -132,35 +149,37 @@ func (w *Writer) String() string {
 // GoString is String, for %#v.
 func (w *Writer) GoString() string { return w.String() }
 
-// enqueue copies one framed Log into the buffer: the only copy of an entry
-// on the caller's goroutine. repairs is what the encoder repaired in it,
-// counted in Stats.Repaired once the entry is in.
-func (w *Writer) enqueue(frame []byte, repairs int) error {
+// enqueue copies one framed Log for route r into the buffer: the only copy
+// of an entry on the caller's goroutine. repairs is what the encoder
+// repaired in it, counted in Stats.Repaired once the entry is in.
+func (w *Writer) enqueue(frame []byte, repairs int, r *route) error {
 	if w.life.closing.Load() {
-		w.drop("writer closed")
+		w.drop("writer closed", r)
 		return ErrClosed
 	}
-	if len(frame) > w.maxEntry {
-		return w.drop(fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), w.maxEntry))
+	// A batch holds the route's group tail (topic, source, tags, pack id)
+	// and at least one entry.
+	if limit := min(r.maxBody, w.ring.MaxRecord()); len(frame) > limit {
+		return w.drop(fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), limit), r)
 	}
 	var end uint64
 	var ok bool
 	if w.cfg.OnFull == OnFullBlock {
-		end, ok = w.ring.Write(frame, w.cfg.BlockTimeout)
+		end, ok = w.ring.Write(r.id, frame, w.cfg.BlockTimeout)
 	} else {
-		end, ok = w.ring.TryWrite(frame)
+		end, ok = w.ring.TryWrite(r.id, frame)
 	}
 	if !ok {
 		if w.life.closing.Load() {
-			w.drop("writer closed")
+			w.drop("writer closed", r)
 			return ErrClosed
 		}
-		return w.drop("buffer full")
+		return w.drop("buffer full", r)
 	}
 	w.stats.enqueued.Add(1)
 	if w.life.missedByFinalPass(end) {
 		w.stats.enqueued.Add(^uint64(0))
-		w.drop("writer closed")
+		w.drop("writer closed", r)
 		return ErrClosed
 	}
 	if repairs > 0 {
@@ -169,10 +188,11 @@ func (w *Writer) enqueue(frame []byte, repairs int) error {
 	return nil
 }
 
-// drop counts and reports an entry that never entered the buffer, and
-// returns the error that says so.
-func (w *Writer) drop(reason string) *DropError {
+// drop counts and reports an entry for r that never entered the buffer,
+// and returns the error that says so.
+func (w *Writer) drop(reason string, r *route) *DropError {
 	w.stats.dropped.Add(1)
+	r.dropped.Add(1)
 	err := &DropError{Entries: 1, Reason: reason}
 	w.report(err) // before a Sync can report it, as in ledger.resolve
 	w.ledger.dropped(err, w.ring.Head())
@@ -263,6 +283,7 @@ func (w *Writer) Stats() Stats {
 	s := w.stats.snapshot()
 	s.Buffered = int(w.ring.Used())
 	s.BufferMemory = int(w.ring.Held())
+	s.Destinations = w.routes.destinationStats()
 	s.LastError, s.LastErrorTime = w.ledger.lastError()
 	return s
 }

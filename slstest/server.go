@@ -416,6 +416,9 @@ type Request struct {
 	Path string
 	// HashKey is the key query parameter of /shards/route, else "".
 	HashKey string
+	// Processor is the processor query parameter (an ingest processor),
+	// else "".
+	Processor string
 	// Compression is x-log-compresstype: "lz4", "zstd", "deflate" or "".
 	Compression string
 	// RawSize is x-log-bodyrawsize; WireSize is the length of the body as
@@ -456,6 +459,9 @@ type Log struct {
 	PackID string
 	// RequestID is the x-log-requestid of the request that carried it.
 	RequestID string
+	// HashKey and Processor are the request's shard hash key and ingest
+	// processor (see Request), "" when it had none.
+	HashKey, Processor string
 }
 
 // Rejection is a request the server answered with an error, or dropped.
@@ -697,6 +703,8 @@ func flatten(req Request) []Log {
 			Keys:      make([]string, 0, len(l.Contents)),
 			PackID:    req.PackID,
 			RequestID: req.RequestID,
+			HashKey:   req.HashKey,
+			Processor: req.Processor,
 		}
 		for _, c := range l.Contents {
 			out.Contents[c.GetKey()] = c.GetValue()

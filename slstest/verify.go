@@ -40,7 +40,7 @@ var reservedKeys = []string{
 }
 
 type routeInfo struct {
-	project, logstore, path, hashKey string
+	project, logstore, path, hashKey, processor string
 }
 
 // route accepts POST /logstores/{ls}, /logstores/{ls}/shards/lb and
@@ -53,9 +53,11 @@ func route(r *http.Request) (routeInfo, *apiError) {
 		rt.logstore = parts[1]
 		switch {
 		case len(parts) == 2:
+			rt.processor = r.URL.Query().Get("processor")
 		case len(parts) == 4 && parts[2] == "shards" && parts[3] == "lb":
 		case len(parts) == 4 && parts[2] == "shards" && parts[3] == "route":
 			rt.hashKey = r.URL.Query().Get("key")
+			rt.processor = r.URL.Query().Get("processor")
 		default:
 			ok = false
 		}
@@ -179,6 +181,7 @@ func (s *Server) verify(r *http.Request, rt routeInfo, body []byte) (*Request, *
 		Logstore:    rt.logstore,
 		Path:        rt.path,
 		HashKey:     rt.hashKey,
+		Processor:   rt.processor,
 		Compression: h.Get("x-log-compresstype"),
 		RawSize:     rawSize,
 		WireSize:    len(body),

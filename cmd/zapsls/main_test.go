@@ -544,3 +544,19 @@ func TestDryRunEncoderOptions(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, "text", keyTypes(t, res.stdout)["field___source__"])
 }
+
+// --apply takes a destination as the sink does: the URL a zap.Config
+// writes to, destination parameters included, names the logstore indexed.
+func TestApplyTakesTheSinkURLsDestination(t *testing.T) {
+	srv := newServer(t, slstest.Options{})
+	u, _ := url.Parse(srv.Endpoint())
+	rawURL := "sls://" + u.Host + "/proj/audit?protocol=" + u.Scheme + "&topic=payments&hashKey=tenant-7&processor=mask"
+	var out, errb bytes.Buffer
+	code := run([]string{"index", "--apply", "--url", rawURL}, &out, &errb, credsEnv)
+	require.Equal(t, 0, code, errb.String())
+	require.Contains(t, out.String(), "created the index of proj/audit")
+	_, ok := srv.Index("proj", "audit")
+	require.True(t, ok)
+	_, ok = srv.Index("proj", "store")
+	require.False(t, ok)
+}

@@ -94,3 +94,24 @@ func (w *Workload) Run(logger *zap.Logger, n, goroutines int) {
 	}
 	wg.Wait()
 }
+
+// RunEach is Run with one logger per goroutine: goroutine g logs its share
+// of the n entries through loggers[g].
+func (w *Workload) RunEach(loggers []*zap.Logger, n int) {
+	var wg sync.WaitGroup
+	for g, logger := range loggers {
+		wg.Add(1)
+		go func(g int, logger *zap.Logger) {
+			defer wg.Done()
+			w.Run(logger, n/len(loggers)+btoi(g < n%len(loggers)), 1)
+		}(g, logger)
+	}
+	wg.Wait()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

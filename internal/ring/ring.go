@@ -85,6 +85,10 @@ import (
 const (
 	headerSize = 8
 	commitBit  = 1 << 32
+	tagShift   = 33 // a record's tag is kept above its length and commit bit
+
+	// MaxTag is the largest tag a record can carry.
+	MaxTag = 1<<(64-tagShift) - 1
 
 	// SegmentSize is the size of the ring's memory segments in bytes.
 	SegmentSize = 64 << 10
@@ -209,16 +213,17 @@ func (r *Ring) header(s *segment, pos uint64) *uint64 {
 	return (*uint64)(unsafe.Pointer(&s.mem[pos&r.segMask]))
 }
 
-// TryWrite copies p into the ring as one record, or returns false at once if
-// it does not fit now. p must be non-empty and at most MaxRecord bytes. The
-// returned position is the end of the record.
-func (r *Ring) TryWrite(p []byte) (end uint64, ok bool) {
+// TryWrite copies p into the ring as one record carrying tag (at most
+// MaxTag; Drain hands it back), or returns false at once if it does not fit
+// now. p must be non-empty and at most MaxRecord bytes. The returned
+// position is the end of the record.
+func (r *Ring) TryWrite(tag uint32, p []byte) (end uint64, ok bool) {
 	need := recordSize(len(p))
 	pos, ok := r.reserve(need)
 	if !ok {
 		return 0, false
 	}
-	r.commit(r.fill(pos, p), pos, len(p))
+	r.commit(r.fill(pos, p), pos, len(p), tag)
 	r.ringIfAsked()
 	return pos + need, true
 }
@@ -272,9 +277,10 @@ func (r *Ring) fill(pos uint64, p []byte) *segment {
 	return first
 }
 
-// commit publishes the record of n bytes at pos, whose header is in s.
-func (r *Ring) commit(s *segment, pos uint64, n int) {
-	atomic.StoreUint64(r.header(s, pos), commitBit|uint64(n))
+// commit publishes the record of n bytes with tag at pos, whose header is
+// in s.
+func (r *Ring) commit(s *segment, pos uint64, n int, tag uint32) {
+	atomic.StoreUint64(r.header(s, pos), uint64(tag)<<tagShift|commitBit|uint64(n))
 }
 
 // copySlow copies p to position pos and on over as many segments as it
@@ -291,8 +297,8 @@ func (r *Ring) copySlow(pos uint64, p []byte) {
 // timeout <= 0). Counting only time without progress keeps a busy but
 // moving consumer from timing out writers that lose the race for space to
 // others. It reports whether p was written.
-func (r *Ring) Write(p []byte, timeout time.Duration) (end uint64, ok bool) {
-	if end, ok = r.TryWrite(p); ok || timeout <= 0 {
+func (r *Ring) Write(tag uint32, p []byte, timeout time.Duration) (end uint64, ok bool) {
+	if end, ok = r.TryWrite(tag, p); ok || timeout <= 0 {
 		return end, ok
 	}
 	var timer *time.Timer
@@ -304,7 +310,7 @@ func (r *Ring) Write(p []byte, timeout time.Duration) (end uint64, ok bool) {
 		r.spaceMu.Unlock()
 		// Retry after taking the channel: space released from now on
 		// closes it.
-		if end, ok = r.TryWrite(p); ok {
+		if end, ok = r.TryWrite(tag, p); ok {
 			break
 		}
 		r.Notify() // the consumer may be lingering: it must drain now
@@ -371,11 +377,15 @@ type Record struct {
 	s   *segment // the segment holding data
 	pos uint64   // the record's position: that of its header
 	n   int
+	tag uint32
 }
 
 // Pos is the record's position: every record written after it lies after
 // it, and the tail passes it once it is consumed.
 func (rec Record) Pos() uint64 { return rec.pos }
+
+// Tag is the tag the record was written with.
+func (rec Record) Tag() uint32 { return rec.tag }
 
 // Len is the record's length in bytes.
 func (rec Record) Len() int { return rec.n }
@@ -420,7 +430,7 @@ func (r *Ring) Drain(fn func(rec Record) bool) uint64 {
 		if data&r.segMask == 0 {
 			s = r.seg(data) // the header ends its segment
 		}
-		if !fn(Record{r: r, s: s, pos: pos, n: n}) {
+		if !fn(Record{r: r, s: s, pos: pos, n: n, tag: uint32(hdr >> tagShift)}) {
 			break
 		}
 		pos += recordSize(n)

@@ -91,7 +91,7 @@ func (s *benchSink) addRecord(rec Record) {
 type benchLockFree struct{ r *Ring }
 
 func (q benchLockFree) put(p []byte) {
-	if _, ok := q.r.Write(p, time.Minute); !ok {
+	if _, ok := q.r.Write(0, p, time.Minute); !ok {
 		panic("ring: write timed out")
 	}
 }
@@ -279,7 +279,7 @@ func BenchmarkQueue(b *testing.B) {
 			// other designs preallocate theirs too.
 			p := make([]byte, benchRecordSize)
 			for {
-				if _, ok := r.TryWrite(p); !ok {
+				if _, ok := r.TryWrite(0, p); !ok {
 					break
 				}
 			}
@@ -397,7 +397,7 @@ func benchBacklogMemory(b *testing.B, heap bool) {
 	start := time.Now()
 	n := 0
 	for ; ; n++ {
-		if _, ok := r.TryWrite(p); !ok {
+		if _, ok := r.TryWrite(0, p); !ok {
 			break
 		}
 	}

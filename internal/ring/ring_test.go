@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -126,7 +127,7 @@ func TestRingOrderAndWrap(t *testing.T) {
 				p := make([]byte, (lap*37+i*101)%900+1)
 				fillPattern(p, seq)
 				seq++
-				_, ok := r.TryWrite(p)
+				_, ok := r.TryWrite(0, p)
 				require.True(t, ok)
 				want = append(want, p)
 			}
@@ -146,19 +147,19 @@ func TestRingFullAndRelease(t *testing.T) {
 	r := testRing(t, 4096, 1024, false)
 	p := make([]byte, 1000) // 1008 bytes a record
 	for i := 0; i < 4; i++ {
-		_, ok := r.TryWrite(p)
+		_, ok := r.TryWrite(0, p)
 		require.True(t, ok, "record %d", i)
 	}
-	_, ok := r.TryWrite(p)
+	_, ok := r.TryWrite(0, p)
 	assert.False(t, ok, "the fifth record does not fit")
 
 	// Stop after the first record: only it is released.
 	n := 0
 	r.Drain(func(Record) bool { n++; return n == 1 })
-	_, ok = r.TryWrite(p)
+	_, ok = r.TryWrite(0, p)
 	assert.True(t, ok, "space released by Drain is reusable")
 	assert.Equal(t, 4096-8, r.MaxRecord())
-	_, ok = r.TryWrite(make([]byte, 4096-7))
+	_, ok = r.TryWrite(0, make([]byte, 4096-7))
 	assert.False(t, ok)
 }
 
@@ -166,7 +167,7 @@ func TestRingCapacityRounding(t *testing.T) {
 	assert.Equal(t, 4096-8, New(1).MaxRecord(), "at least 4 KiB")
 	r := New(10001)
 	assert.Equal(t, 10008-8, r.MaxRecord(), "rounded up to a multiple of 8")
-	_, ok := r.TryWrite(make([]byte, r.MaxRecord()))
+	_, ok := r.TryWrite(0, make([]byte, r.MaxRecord()))
 	assert.True(t, ok, "a record of MaxRecord bytes fits")
 	r.free()
 	assert.Panics(t, func() { newRing(4096, 100) })
@@ -201,13 +202,13 @@ func writeAfterFiller(t *testing.T, r *Ring, fill, n int) {
 	t.Helper()
 	want := 1
 	if recordSize(fill)+recordSize(n) <= r.capacity {
-		_, ok := r.TryWrite(make([]byte, fill))
+		_, ok := r.TryWrite(0, make([]byte, fill))
 		require.True(t, ok)
 		want++
 	}
 	p := make([]byte, n)
 	fillPattern(p, uint32(n))
-	_, ok := r.TryWrite(p)
+	_, ok := r.TryWrite(0, p)
 	require.True(t, ok, "%d bytes", n)
 	got := drainAll(r)
 	require.Len(t, got, want)
@@ -224,7 +225,7 @@ func TestRingSegmentBoundaries(t *testing.T) {
 		t.Helper()
 		p := make([]byte, n)
 		fillPattern(p, seed)
-		_, ok := r.TryWrite(p)
+		_, ok := r.TryWrite(0, p)
 		require.True(t, ok)
 	}
 
@@ -271,7 +272,7 @@ func TestRingUncommittedStopsDrain(t *testing.T) {
 	pos, ok := r.reserve(recordSize(10))
 	require.True(t, ok)
 	r.install(pos)
-	_, ok = r.TryWrite([]byte("after"))
+	_, ok = r.TryWrite(0, []byte("after"))
 	require.True(t, ok)
 	assert.False(t, r.Committed())
 	assert.Empty(t, drainAll(r))
@@ -280,7 +281,7 @@ func TestRingUncommittedStopsDrain(t *testing.T) {
 	r2 := testRing(t, 4096, 64, false)
 	_, ok = r2.reserve(64)
 	require.True(t, ok)
-	_, ok = r2.TryWrite([]byte("after"))
+	_, ok = r2.TryWrite(0, []byte("after"))
 	require.True(t, ok)
 	assert.False(t, r2.Committed())
 	assert.Empty(t, drainAll(r2))
@@ -301,13 +302,13 @@ func waitWaiting(t *testing.T, r *Ring, n int32) {
 func TestRingBlockingWrite(t *testing.T) {
 	r := testRing(t, 4096, 256, false)
 	p := make([]byte, 2000)
-	_, ok := r.TryWrite(p)
+	_, ok := r.TryWrite(0, p)
 	require.True(t, ok)
-	_, ok = r.TryWrite(p)
+	_, ok = r.TryWrite(0, p)
 	require.True(t, ok)
 
 	// Times out while nobody drains.
-	_, ok = r.Write(p, 20*time.Millisecond)
+	_, ok = r.Write(0, p, 20*time.Millisecond)
 	assert.False(t, ok)
 
 	// A consumer lingering with a high threshold is woken by the blocked
@@ -315,7 +316,7 @@ func TestRingBlockingWrite(t *testing.T) {
 	require.True(t, r.ArmWake(1<<40))
 	done := make(chan bool)
 	go func() {
-		_, ok := r.Write(p, 5*time.Second)
+		_, ok := r.Write(0, p, 5*time.Second)
 		done <- ok
 	}()
 	select {
@@ -331,13 +332,13 @@ func TestRingBlockingWrite(t *testing.T) {
 
 func TestRingCloseWakesWaiters(t *testing.T) {
 	r := testRing(t, 4096, 256, false)
-	_, ok := r.TryWrite(make([]byte, 3000))
+	_, ok := r.TryWrite(0, make([]byte, 3000))
 	require.True(t, ok)
 	const waiters = 4
 	done := make(chan bool, waiters)
 	for i := 0; i < waiters; i++ {
 		go func() {
-			_, ok := r.Write(make([]byte, 3000), time.Minute)
+			_, ok := r.Write(0, make([]byte, 3000), time.Minute)
 			done <- ok
 		}()
 	}
@@ -353,14 +354,14 @@ func TestRingCloseWakesWaiters(t *testing.T) {
 	}
 	// What was written before Close stays readable.
 	assert.Len(t, drainAll(r), 1)
-	_, ok = r.Write(make([]byte, 10), time.Minute)
+	_, ok = r.Write(0, make([]byte, 10), time.Minute)
 	assert.True(t, ok, "a ring with room still takes records after Close")
 }
 
 func TestRingWakeThreshold(t *testing.T) {
 	r := testRing(t, 1<<16, 1024, false)
 	require.True(t, r.ArmWake(0))
-	r.TryWrite([]byte("x"))
+	r.TryWrite(0, []byte("x"))
 	select {
 	case <-r.Wakeup():
 	default:
@@ -368,13 +369,13 @@ func TestRingWakeThreshold(t *testing.T) {
 	}
 	drainAll(r)
 	require.True(t, r.ArmWake(1000))
-	r.TryWrite(make([]byte, 100))
+	r.TryWrite(0, make([]byte, 100))
 	select {
 	case <-r.Wakeup():
 		t.Fatal("below the threshold: no ring")
 	default:
 	}
-	r.TryWrite(make([]byte, 1000))
+	r.TryWrite(0, make([]byte, 1000))
 	select {
 	case <-r.Wakeup():
 	default:
@@ -403,7 +404,7 @@ func TestRingMemoryReturned(t *testing.T) {
 					defer wg.Done()
 					p := make([]byte, 1000+g*8)
 					for {
-						if _, ok := r.TryWrite(p); !ok {
+						if _, ok := r.TryWrite(0, p); !ok {
 							return // full
 						}
 					}
@@ -453,7 +454,7 @@ func TestRingTrimKeepsRecentPeak(t *testing.T) {
 		t.Helper()
 		p := make([]byte, seg-headerSize) // one record a segment
 		for i := 0; i < segments; i++ {
-			_, ok := r.TryWrite(p)
+			_, ok := r.TryWrite(0, p)
 			require.True(t, ok)
 		}
 		drainAll(r)
@@ -505,7 +506,7 @@ func TestRingConcurrent(t *testing.T) {
 					for j := 8; j < n; j++ {
 						buf[j] = byte(i + j)
 					}
-					if _, ok := r.Write(buf[:n], 10*time.Second); !ok {
+					if _, ok := r.Write(0, buf[:n], 10*time.Second); !ok {
 						select {
 						case <-r.closed: // the consumer failed
 						default:
@@ -640,7 +641,7 @@ func interleave(t *testing.T, seed uint64) bool {
 				v.seg = r.fill(v.pos, v.p)
 				v.state = 2
 			case 2:
-				r.commit(v.seg, v.pos, len(v.p))
+				r.commit(v.seg, v.pos, len(v.p), uint32(v.pos%MaxTag))
 				r.ringIfAsked()
 				byPos[v.pos].committed = true
 				v.state = 0
@@ -648,7 +649,7 @@ func interleave(t *testing.T, seed uint64) bool {
 		case k == 6: // a whole TryWrite
 			p := newRecord()
 			pos := r.Head()
-			if _, ok := r.TryWrite(p); ok {
+			if _, ok := r.TryWrite(0, p); ok {
 				res := &reservation{pos: pos, p: p, committed: true}
 				pending = append(pending, res)
 				byPos[pos] = res
@@ -748,13 +749,13 @@ func TestRingUnreachableUnmapped(t *testing.T) {
 		r := New(4 << 20)
 		p := make([]byte, 1000)
 		for {
-			if _, ok := r.TryWrite(p); !ok {
+			if _, ok := r.TryWrite(0, p); !ok {
 				break
 			}
 		}
 		require.Greater(t, r.Held(), int64(3<<20))
 		r.Drain(func(Record) bool { return true })
-		_, ok := r.TryWrite(p)
+		_, ok := r.TryWrite(0, p)
 		require.True(t, ok)
 		if mappedBytes.Load() == before {
 			t.Skip("this system gives the ring no mapped memory")
@@ -767,5 +768,32 @@ func TestRingUnreachableUnmapped(t *testing.T) {
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRingTagsAndPositions(t *testing.T) {
+	r := newRing(4096, 1024)
+	defer r.Close()
+	tags := []uint32{0, 1, 7, 4095, MaxTag}
+	ends := make([]uint64, len(tags))
+	for lap := 0; lap < 20; lap++ { // wraps around, over segment boundaries
+		for i, tag := range tags {
+			end, ok := r.TryWrite(tag, bytes.Repeat([]byte{byte(i + 1)}, 100+i*37))
+			require.True(t, ok)
+			ends[i] = end
+		}
+		var got []uint32
+		prevEnd := r.Tail()
+		i := 0
+		r.Drain(func(rec Record) bool {
+			assert.Equal(t, prevEnd, rec.Pos(), "a record starts where the one before ended")
+			assert.Equal(t, 100+i*37, rec.Len())
+			assert.Equal(t, bytes.Repeat([]byte{byte(i + 1)}, 100+i*37), rec.AppendTo(nil))
+			got = append(got, rec.Tag())
+			prevEnd = ends[i]
+			i++
+			return true
+		})
+		require.Equal(t, tags, got)
 	}
 }
