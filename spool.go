@@ -44,6 +44,7 @@ type spool struct {
 	logstore string
 	lock     *os.File // held while this Writer may replay; nil if another has it
 	routes   *routes  // the Writer's destinations: replayed batches go back to theirs
+	fs       spoolFS  // every change to dir goes through it
 
 	mu    sync.Mutex
 	bytes int64 // size of the *.batch files in dir
@@ -84,7 +85,7 @@ func openSpool(cfg Config) (*spool, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.SpoolDir, corruptDir), 0o700); err != nil {
 		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
 	}
-	s := &spool{dir: cfg.SpoolDir, maxBytes: int64(cfg.SpoolMaxBytes), project: cfg.Project, logstore: cfg.Logstore}
+	s := &spool{dir: cfg.SpoolDir, maxBytes: int64(cfg.SpoolMaxBytes), project: cfg.Project, logstore: cfg.Logstore, fs: osFS{}}
 	lock, err := lockDir(filepath.Join(cfg.SpoolDir, ".lock"))
 	if err != nil && !errors.Is(err, errLocked) {
 		return nil, fmt.Errorf("zapsls: Config.SpoolDir: %w", err)
@@ -120,7 +121,7 @@ func (s *spool) removeStaleTemps() {
 	temps, _ := filepath.Glob(filepath.Join(s.dir, ".tmp-*"))
 	for _, t := range temps {
 		if fi, err := os.Stat(t); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			os.Remove(t)
+			_ = s.fs.Remove(t)
 		}
 	}
 }
@@ -181,7 +182,7 @@ func (s *spool) save(b *batch) (evicted int, err error) {
 	}
 
 	name := fmt.Sprintf("%020d-%s-%d%s", time.Now().UnixNano(), b.packID, b.count, spoolSuffix)
-	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
+	tmp, err := s.fs.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {
 		return evicted, err
 	}
@@ -196,13 +197,13 @@ func (s *spool) save(b *batch) (evicted int, err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(s.dir, name))
+		err = s.fs.Rename(tmp.Name(), filepath.Join(s.dir, name))
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
+		_ = s.fs.Remove(tmp.Name())
 		return evicted, err
 	}
-	syncDir(s.dir)
+	_ = s.fs.SyncDir(s.dir)
 	s.bytes += size
 	return evicted, nil
 }
@@ -217,7 +218,7 @@ func (s *spool) evictOldestLocked() (entries int, freed int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := os.Remove(path); err != nil {
+	if err := s.fs.Remove(path); err != nil {
 		return 0, 0, err
 	}
 	s.bytes -= fi.Size()
@@ -291,11 +292,11 @@ func (e errCorrupt) Error() string { return "corrupt spool file: " + string(e) }
 func (s *spool) remove(name string) {
 	path := filepath.Join(s.dir, name)
 	fi, err := os.Stat(path)
-	if err == nil && os.Remove(path) == nil {
+	if err == nil && s.fs.Remove(path) == nil {
 		s.mu.Lock()
 		s.bytes -= fi.Size()
 		s.mu.Unlock()
-		syncDir(s.dir)
+		_ = s.fs.SyncDir(s.dir)
 	}
 }
 
@@ -303,18 +304,55 @@ func (s *spool) remove(name string) {
 func (s *spool) quarantine(name string) {
 	path := filepath.Join(s.dir, name)
 	fi, err := os.Stat(path)
-	if err == nil && os.Rename(path, filepath.Join(s.dir, corruptDir, name)) == nil {
+	if err == nil && s.fs.Rename(path, filepath.Join(s.dir, corruptDir, name)) == nil {
 		s.mu.Lock()
 		s.bytes -= fi.Size()
 		s.mu.Unlock()
 	}
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+// spoolFS is every operation by which the spool changes its directory. A
+// save's crash safety rests on their order (create a temporary file, write
+// it, sync it, close it, rename it into place, sync the directory), which a
+// test checks through a recording spoolFS; osFS is the only one outside
+// tests. Reads (listing, loading) go to the os package directly.
+type spoolFS interface {
+	CreateTemp(dir, pattern string) (spoolFile, error)
+	Rename(oldpath, newpath string) error
+	Remove(path string) error
+	// SyncDir makes the directory's entries (renames, removals) durable.
+	SyncDir(dir string) error
+}
+
+// spoolFile is the part of *os.File a save uses.
+type spoolFile interface {
+	Name() string
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// osFS is spoolFS on the os package.
+type osFS struct{}
+
+func (osFS) CreateTemp(dir, pattern string) (spoolFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err // not a typed nil in an interface
 	}
+	return f, nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(path string) error             { return os.Remove(path) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // SpoolError describes entries that were not delivered but are kept in
