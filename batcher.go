@@ -44,8 +44,9 @@ const (
 func (bt *batcher) run() {
 	defer close(bt.work)
 	open := map[*route]*openBatch{}
-	var free [][]byte // emptied batch buffers, for the next batches
-	openBytes := 0    // framed-Log bytes in all open batches
+	var free [][]byte  // emptied batch buffers, for the next batches
+	var scratch []byte // a frame whose time is being repaired
+	openBytes := 0     // framed-Log bytes in all open batches
 	stopping := false
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -81,9 +82,22 @@ func (bt *batcher) run() {
 				}
 				open[r] = ob
 			}
+			start := len(ob.raw)
 			ob.raw = rec.AppendTo(ob.raw)
+			// An entry whose time SLS would refuse is stamped with now
+			// and keeps its time in a content (timewindow.go).
+			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
+				scratch = fixed
+				if ob.count > 0 && start+len(fixed) > r.maxBody {
+					ob.raw = ob.raw[:start] // not consumed: the next batch takes it
+					full = ob
+					return false
+				}
+				ob.raw = append(ob.raw[:start], fixed...)
+				bt.ledger.stats.repaired.Add(1)
+			}
 			ob.count++
-			openBytes += n
+			openBytes += len(ob.raw) - start
 			return true
 		})
 		if full != nil {

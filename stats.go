@@ -30,7 +30,7 @@ type Stats struct {
 	// SpoolDir within SpoolMaxBytes.
 	Replayed     uint64 `json:"replayed"`
 	SpoolEvicted uint64 `json:"spoolEvicted"`
-	Repaired     uint64 `json:"repaired"`  // entries whose keys or values were renamed, cut or made valid UTF-8
+	Repaired     uint64 `json:"repaired"`  // entries whose keys or values were renamed, cut or made valid UTF-8, or whose time SLS would refuse was restamped
 	Retries      uint64 `json:"retries"`   // attempts that were retried
 	Requests     uint64 `json:"requests"`  // HTTP requests made
 	Batches      uint64 `json:"batches"`   // batches delivered

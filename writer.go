@@ -149,6 +149,13 @@ func (w *Writer) String() string {
 // GoString is String, for %#v.
 func (w *Writer) GoString() string { return w.String() }
 
+// maxEntry is the largest framed Log a batch to r can carry: a batch holds
+// the route's group tail and pack id, and room for the repair of the
+// entry's time (timewindow.go).
+func (w *Writer) maxEntry(r *route) int {
+	return min(r.maxBody-timeRepairMax, w.ring.MaxRecord())
+}
+
 // enqueue copies one framed Log for route r into the buffer: the only copy
 // of an entry on the caller's goroutine. repairs is what the encoder
 // repaired in it, counted in Stats.Repaired once the entry is in.
@@ -158,8 +165,8 @@ func (w *Writer) enqueue(frame []byte, repairs int, r *route) error {
 		return ErrClosed
 	}
 	// A batch holds the route's group tail (topic, source, tags, pack id)
-	// and at least one entry.
-	if limit := min(r.maxBody, w.ring.MaxRecord()); len(frame) > limit {
+	// and at least one entry, with room for the repair of its time.
+	if limit := w.maxEntry(r); len(frame) > limit {
 		return w.drop(fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), limit), r)
 	}
 	var end uint64
