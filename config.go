@@ -106,12 +106,26 @@ type Config struct {
 	Processor        string `json:"processor" yaml:"processor"`
 
 	// AccessKeyID, AccessKeySecret and SecurityToken are static
-	// credentials. Credentials, when set, wins over them; with neither, the
-	// ALIBABA_CLOUD_* environment variables are read at NewWriter.
+	// credentials. Credentials, when set, wins over them and over
+	// CredentialsFrom; with none of them, the ALIBABA_CLOUD_* environment
+	// variables are read once, at NewWriter.
 	AccessKeyID     string                  `json:"accessKeyId" yaml:"accessKeyId"`
 	AccessKeySecret string                  `json:"accessKeySecret" yaml:"accessKeySecret"`
 	SecurityToken   string                  `json:"securityToken" yaml:"securityToken"`
 	Credentials     sls.CredentialsProvider `json:"-" yaml:"-"`
+	// CredentialsFrom takes credentials from a source of the Alibaba Cloud
+	// credentials chain (github.com/aliyun/credentials-go): "default" (the
+	// whole chain), "env", "oidc" (RRSA on ACK), "profile" (the CLI's
+	// profile file) or "ecs-ram-role" (the CredentialsDefault... constants).
+	// Temporary credentials are renewed before they expire. It cannot be
+	// combined with static credentials. NewWriter reads the "env" and
+	// "profile" sources once, to fail early naming this field; the others
+	// are first asked at the first request, and their failures are
+	// delivery errors (*CredentialsError in Stats.LastError and OnError).
+	CredentialsFrom string `json:"credentials" yaml:"credentials"`
+	// RAMRole is the ECS instance's RAM role for CredentialsFrom
+	// "ecs-ram-role"; empty asks the metadata service for it.
+	RAMRole string `json:"ramRole" yaml:"ramRole"`
 	// SignatureVersion is "v1" (default, hmac-sha1) or "v4"
 	// (SLS4-HMAC-SHA256, which needs Region).
 	SignatureVersion string `json:"signatureVersion" yaml:"signatureVersion"`
@@ -284,6 +298,24 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	default:
 		return fail("Compression", "%q: want lz4, zstd or none", c.Compression)
 	}
+	if c.RAMRole != "" && c.CredentialsFrom != CredentialsECSRAMRole {
+		return fail("RAMRole", "only with CredentialsFrom %q", CredentialsECSRAMRole)
+	}
+	if c.Credentials == nil && c.CredentialsFrom != "" {
+		if c.AccessKeyID != "" || c.AccessKeySecret != "" || c.SecurityToken != "" {
+			return fail("CredentialsFrom", "%q cannot be combined with static credentials (AccessKeyID, AccessKeySecret, SecurityToken)", c.CredentialsFrom)
+		}
+		p, err := NewCredentialsProvider(c.CredentialsFrom, c.RAMRole)
+		if err != nil {
+			return fail("CredentialsFrom", "%v", err)
+		}
+		if c.CredentialsFrom == CredentialsEnv || c.CredentialsFrom == CredentialsProfile {
+			if _, err := p.GetCredentials(); err != nil {
+				return fail("CredentialsFrom", "%s", err.(*CredentialsError).Problem)
+			}
+		}
+		c.Credentials = p
+	}
 	if c.Credentials == nil {
 		switch {
 		case c.AccessKeyID == "" && c.AccessKeySecret == "" && c.SecurityToken == "":
@@ -292,7 +324,7 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 			c.SecurityToken = os.Getenv(EnvSecurityToken)
 			switch {
 			case c.AccessKeyID == "" && c.AccessKeySecret == "":
-				return fail("AccessKeyID", "no credentials: set AccessKeyID and AccessKeySecret, Credentials, or %s and %s", EnvAccessKeyID, EnvAccessKeySecret)
+				return fail("AccessKeyID", "no credentials: set %s and %s, CredentialsFrom (for example \"default\", the Alibaba Cloud chain), Credentials, or AccessKeyID and AccessKeySecret", EnvAccessKeyID, EnvAccessKeySecret)
 			case c.AccessKeySecret == "":
 				return fail("AccessKeySecret", "%s is set but %s is not", EnvAccessKeyID, EnvAccessKeySecret)
 			case c.AccessKeyID == "":

@@ -81,9 +81,13 @@ func Example_zapConfig() {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 
+	// Credentials come from the environment, never from the URL.
+	os.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", slstest.DefaultAccessKeyID)
+	os.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", slstest.DefaultAccessKeySecret)
+
 	cfg := zap.NewProductionConfig()
 	cfg.Encoding = "sls"
-	cfg.OutputPaths = []string{"sls://test-ak:test-secret@" + srv.Addr() + "/my-project/my-logstore?protocol=http&topic=api&tag.env=prod"}
+	cfg.OutputPaths = []string{srv.URL("my-project", "my-logstore") + "&topic=api&tag.env=prod"}
 	logger, err := cfg.Build()
 	if err != nil {
 		fmt.Println(err)

@@ -160,12 +160,12 @@ func mustParse(t *testing.T, raw string) *url.URL {
 }
 
 func TestConfigFromURL(t *testing.T) {
-	c, err := ConfigFromURL("sls://AKID:SECRET@cn-hangzhou.log.aliyuncs.com/proj/store?topic=t&source=s&tag.a=1&tag.b=2&compress=none&signatureVersion=v4&region=cn-hangzhou&onFull=drop&bufferBytes=128MiB&maxBatchBytes=1MiB&maxBatchCount=100&maxInflight=2&blockTimeout=1s&linger=10ms&requestTimeout=3s&retryTimeout=1m&syncTimeout=2s&closeTimeout=4s")
+	c, err := ConfigFromURL("sls://cn-hangzhou.log.aliyuncs.com/proj/store?topic=t&source=s&tag.a=1&tag.b=2&compress=none&signatureVersion=v4&region=cn-hangzhou&onFull=drop&bufferBytes=128MiB&maxBatchBytes=1MiB&maxBatchCount=100&maxInflight=2&blockTimeout=1s&linger=10ms&requestTimeout=3s&retryTimeout=1m&syncTimeout=2s&closeTimeout=4s&credentials=ecs-ram-role&role=logger")
 	require.NoError(t, err)
 	assert.Equal(t, Config{
 		Endpoint: "https://cn-hangzhou.log.aliyuncs.com", Project: "proj", Logstore: "store",
 		Topic: "t", Source: "s", Tags: map[string]string{"a": "1", "b": "2"},
-		AccessKeyID: "AKID", AccessKeySecret: "SECRET", SignatureVersion: "v4", Region: "cn-hangzhou",
+		CredentialsFrom: "ecs-ram-role", RAMRole: "logger", SignatureVersion: "v4", Region: "cn-hangzhou",
 		Compression: "none", OnFull: "drop", BufferBytes: 128 << 20, MaxBatchBytes: 1 << 20, MaxBatchCount: 100,
 		MaxInflight: 2, BlockTimeout: time.Second, Linger: 10 * time.Millisecond, RequestTimeout: 3 * time.Second,
 		RetryTimeout: time.Minute, SyncTimeout: 2 * time.Second, CloseTimeout: 4 * time.Second,

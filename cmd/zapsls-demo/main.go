@@ -16,7 +16,8 @@
 // entries there, and prints a few of the entries it received, as the SLS
 // console would show them. With ZAPSLS_URL, it ships to that logstore
 // instead, with the credentials of the ALIBABA_CLOUD_* environment (or of
-// the URL's user info); the URL grammar is that of zapsls.ConfigFromURL:
+// the source its credentials parameter names, such as credentials=default);
+// the URL grammar is that of zapsls.ConfigFromURL:
 //
 //	export ALIBABA_CLOUD_ACCESS_KEY_ID=... ALIBABA_CLOUD_ACCESS_KEY_SECRET=...
 //	export ZAPSLS_URL='sls://cn-hangzhou.log.aliyuncs.com/my-project/my-logstore?topic=demo&tag.env=dev'
@@ -91,7 +92,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		}
 		// NewWriter would read these from the process environment itself;
 		// reading them through env keeps run testable.
-		if cfg.AccessKeyID == "" && cfg.AccessKeySecret == "" {
+		if cfg.CredentialsFrom == "" {
 			cfg.AccessKeyID = env(zapsls.EnvAccessKeyID)
 			cfg.AccessKeySecret = env(zapsls.EnvAccessKeySecret)
 			cfg.SecurityToken = env(zapsls.EnvSecurityToken)

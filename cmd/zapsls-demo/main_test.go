@@ -60,8 +60,9 @@ func TestLocalEndpointCountsBeyondItsSample(t *testing.T) {
 
 func TestBadURL(t *testing.T) {
 	code, out, errOut := runDemo(t, map[string]string{
-		"ZAPSLS_URL":          "sls://AK:s3cret@cn-hangzhou.log.aliyuncs.com/proj/store?bogus=1",
-		zapsls.EnvAccessKeyID: "AK",
+		"ZAPSLS_URL":              "sls://cn-hangzhou.log.aliyuncs.com/proj/store?bogus=1",
+		zapsls.EnvAccessKeyID:     "AK",
+		zapsls.EnvAccessKeySecret: "s3cret",
 	}, "-n", "10")
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

@@ -13,9 +13,11 @@
 // needs no URL and no credentials.
 //
 // With --apply it connects to the logstore of the sink URL (--url, or
-// ZAPSLS_URL), with the URL's user info or the ALIBABA_CLOUD_ACCESS_KEY_ID,
+// ZAPSLS_URL), with credentials as a Writer finds them: the source of the
+// URL's credentials parameter (credentials=default, the Alibaba Cloud
+// chain), else the ALIBABA_CLOUD_ACCESS_KEY_ID,
 // ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN
-// environment variables as credentials, and creates the index, or, when
+// environment variables, and creates the index, or, when
 // the logstore has one, adds the missing keys to it: keys the logstore
 // indexes already, its full-text settings and every other setting are kept.
 // A key it already indexes with another type than zapsls derives is an
@@ -393,15 +395,22 @@ var (
 	listBreak  = regexp.MustCompile(`\n\s*`)
 )
 
-// newClient builds the SDK client for cfg's endpoint. Credentials come
-// from the URL's user info, else from the environment.
+// newClient builds the SDK client for cfg's endpoint. Credentials come as
+// a Writer finds them: from the source of the URL's credentials parameter,
+// else from the environment.
 func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, timeout time.Duration) (sls.ClientInterface, func(), error) {
-	ak, secret, token := cfg.AccessKeyID, cfg.AccessKeySecret, ""
-	if ak == "" && secret == "" {
-		ak, secret, token = env(zapsls.EnvAccessKeyID), env(zapsls.EnvAccessKeySecret), env(zapsls.EnvSecurityToken)
-	}
-	if ak == "" || secret == "" {
-		return nil, nil, fmt.Errorf("--apply needs credentials: put them in the URL (sls://AK:SECRET@host/...) or set %s and %s", zapsls.EnvAccessKeyID, zapsls.EnvAccessKeySecret)
+	var creds sls.CredentialsProvider
+	if cfg.CredentialsFrom != "" {
+		var err error
+		if creds, err = zapsls.NewCredentialsProvider(cfg.CredentialsFrom, cfg.RAMRole); err != nil {
+			return nil, nil, fmt.Errorf("the URL's credentials parameter: %v", err)
+		}
+	} else {
+		ak, secret, token := env(zapsls.EnvAccessKeyID), env(zapsls.EnvAccessKeySecret), env(zapsls.EnvSecurityToken)
+		if ak == "" || secret == "" {
+			return nil, nil, fmt.Errorf("no credentials: set %s and %s, or add credentials=default (the Alibaba Cloud chain) to the URL", zapsls.EnvAccessKeyID, zapsls.EnvAccessKeySecret)
+		}
+		creds = sls.NewStaticCredentialsProvider(ak, secret, token)
 	}
 	cleanup := func() {}
 	if hc == nil {
@@ -427,7 +436,7 @@ func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, time
 	default:
 		return nil, nil, fmt.Errorf("the URL's signatureVersion %q: want v1 or v4", cfg.SignatureVersion)
 	}
-	return c.WithCredentialsProvider(sls.NewStaticCredentialsProvider(ak, secret, token)), cleanup, nil
+	return c.WithCredentialsProvider(creds), cleanup, nil
 }
 
 // newHTTPClient returns a client for endpoint. The SDK addresses

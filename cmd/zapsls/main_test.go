@@ -210,7 +210,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"index", "--apply", "--dry-run", "--url", "sls://h/p/l"}, credsEnv, "exclude each other"},
 		{[]string{"index", "--force"}, noEnv, "--force goes with --apply"},
 		{[]string{"index", "--apply"}, credsEnv, "--apply needs the logstore: give --url or set ZAPSLS_URL"},
-		{[]string{"index", "--apply", "--url", "sls://h/p/l"}, noEnv, "--apply needs credentials"},
+		{[]string{"index", "--apply", "--url", "sls://h/p/l"}, noEnv, "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID"},
 		{[]string{"index", "--url", "sls://h/p"}, noEnv, "want /PROJECT/LOGSTORE"},
 		{[]string{"index", "--url", "sls://h/p/l?bogus=1"}, noEnv, `unknown parameter "bogus"`},
 		{[]string{"index", "--apply", "--url", "sls://h/p/l?signatureVersion=v4"}, credsEnv, "needs region"},
@@ -286,16 +286,15 @@ func TestApplyCreates(t *testing.T) {
 func TestApplyWithInjectedClientOverTLS(t *testing.T) {
 	srv := newServer(t, slstest.Options{TLS: true, SecurityToken: "sts"})
 	u, _ := url.Parse(srv.Endpoint())
-	// The credentials in the URL win over the environment; the STS token
-	// comes from the environment.
+	// Credentials in the URL are refused, and not echoed.
 	env := envOf(map[string]string{
 		zapsls.EnvAccessKeyID: "env-ak", zapsls.EnvAccessKeySecret: "env-secret", zapsls.EnvSecurityToken: "sts",
 	})
 	rawURL := "sls://" + slstest.DefaultAccessKeyID + ":" + slstest.DefaultAccessKeySecret + "@" + u.Host + "/proj/store?tag.env=prod"
 	res := runCmd(t, env, srv.Client(), "index", "--apply", "--url", rawURL, "--key", "user.id:long")
-	// The user info carries no token: SLS refuses a key without its token.
-	require.Equal(t, 1, res.code)
-	require.Contains(t, res.stderr, "permission denied")
+	require.Equal(t, 2, res.code)
+	require.Contains(t, res.stderr, "user info (credentials) in a sink URL is refused")
+	require.NotContains(t, res.stderr+res.stdout, slstest.DefaultAccessKeySecret)
 
 	env = envOf(map[string]string{
 		zapsls.EnvAccessKeyID: slstest.DefaultAccessKeyID, zapsls.EnvAccessKeySecret: slstest.DefaultAccessKeySecret,
