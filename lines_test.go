@@ -301,9 +301,7 @@ func TestZapConfigLinesEndToEnd(t *testing.T) {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 	defer func() { require.NoError(t, CloseSinks()) }()
-	u, err := url.Parse(srv.Endpoint())
-	require.NoError(t, err)
-	auth := url.UserPassword(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret).String()
+	base := sinkURL(t, srv, "") // credentials in the environment
 	when := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
 	for _, encoding := range []string{"json", "console", EncodingName} {
 		t.Run(encoding, func(t *testing.T) {
@@ -311,8 +309,7 @@ func TestZapConfigLinesEndToEnd(t *testing.T) {
 			cfg := zap.NewProductionConfig()
 			cfg.Encoding = encoding
 			cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-			cfg.OutputPaths = []string{fmt.Sprintf("sls://%s@%s/proj/store?protocol=http&linger=10ms&lines.messageKV.dropMessage=true&lines.builtinPrefix=_&topic=%s",
-				auth, u.Host, encoding)}
+			cfg.OutputPaths = []string{base + "&lines.messageKV.dropMessage=true&lines.builtinPrefix=_&topic=" + encoding}
 			logger, err := cfg.Build(zap.WithClock(fixedClock(when)))
 			require.NoError(t, err)
 			logger.Info("order placed id=A-1 items=3", zap.String("user", "ann"))
