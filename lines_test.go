@@ -364,7 +364,8 @@ func TestREADMEPythonHandlerExample(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/my-project/my-logstore", u.Path)
 	u.Host = endpoint.Host
-	u.User = url.UserPassword(slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
+	t.Setenv(EnvAccessKeyID, slstest.DefaultAccessKeyID) // never in the URL
+	t.Setenv(EnvAccessKeySecret, slstest.DefaultAccessKeySecret)
 	q := u.Query()
 	q.Set("protocol", "http")
 	u.RawQuery = q.Encode()
