@@ -85,10 +85,11 @@ func ExampleSinkWriter_destinations() {
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
 
-	// The example's credentials are in the URL's user info; a service's
-	// are in its ALIBABA_CLOUD_* environment.
+	// Credentials come from the environment, never from the URL.
+	os.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", slstest.DefaultAccessKeyID)
+	os.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", slstest.DefaultAccessKeySecret)
 	url := func(logstore, params string) string {
-		return "sls://test-ak:test-secret@" + srv.Addr() + "/my-project/" + logstore + "?protocol=http" + params
+		return srv.URL("my-project", logstore) + params
 	}
 	cfg := zap.NewProductionConfig()
 	cfg.OutputPaths = []string{url("app", "&topic=api")}
