@@ -54,6 +54,7 @@ func TestOnDeliveredPerBatch(t *testing.T) {
 	w, _ := newTestWriter(t, srv, func(c *Config) {
 		c.OnDelivered = ds.add
 		c.RetryBackoff, c.RetryBackoffMax = 10*time.Millisecond, 20*time.Millisecond
+		c.Linger = time.Hour // one batch, sealed by Sync, however slow the writes
 	})
 	for i := 0; i < 3; i++ {
 		_, err := w.Write([]byte(`{"msg":"one of three"}`))
