@@ -82,9 +82,10 @@
 //
 // FailNext, FailFor and FailRate answer chosen requests with an error, a
 // delay or a dropped connection (see Fault); SetDelay slows every request;
-// RefuseConnections, AcceptConnections and RefuseFor make the port refuse
-// connections; SetResponseBody replaces answers with arbitrary bytes, and
-// Fault.Body one answer, as a proxy in front of SLS would answer.
+// SetClockOffset skews the server's clock; RefuseConnections,
+// AcceptConnections and RefuseFor make the port refuse connections;
+// SetResponseBody replaces answers with arbitrary bytes, and Fault.Body one
+// answer, as a proxy in front of SLS would answer.
 // Faults apply after routing and before verification. All of them may be
 // changed while requests are in flight.
 //

@@ -158,6 +158,15 @@ func (s *Server) FailFor(d time.Duration, f Fault) {
 	s.faults.forUntil = time.Now().Add(d)
 }
 
+// SetClockOffset makes the server's clock run d ahead of this machine's
+// (behind, for a negative d), as a client whose clock is off sees SLS: the
+// Date header of every answer, the MaxSkew check of request times and the
+// MaxLogAge and MaxLogFuture checks of log times use it. Zero restores.
+func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d)) }
+
+// now is the server's clock.
+func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.clockOffset.Load())) }
+
 // SetDelay delays every PutLogs request by d before it is processed (or
 // before its fault is applied); 0 turns the delay off.
 func (s *Server) SetDelay(d time.Duration) {

@@ -116,6 +116,9 @@ type Server struct {
 	client  *http.Client
 	zstd    *zstd.Decoder
 	reqSeq  atomic.Uint64
+	// clockOffset is how far the server's clock runs ahead of this
+	// machine's, in nanoseconds (SetClockOffset).
+	clockOffset atomic.Int64
 	idStamp uint32
 
 	closing   chan struct{} // closed by Close: wakes delayed handlers and waiters
@@ -864,6 +867,7 @@ func encodeBody(encoding string, body []byte) []byte {
 func (s *Server) writeAnswer(w http.ResponseWriter, id string, status int, body []byte) {
 	h := w.Header()
 	h.Set("x-log-requestid", id)
+	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	if s.refusing() {
 		h.Set("Connection", "close")
 	}

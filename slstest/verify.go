@@ -358,7 +358,7 @@ func (s *Server) checkSkew(t time.Time) *apiError {
 	if s.opts.MaxSkew < 0 {
 		return nil
 	}
-	now := time.Now()
+	now := s.now()
 	if d := now.Sub(t); d > s.opts.MaxSkew || -d > s.opts.MaxSkew {
 		return errorf(http.StatusBadRequest, "RequestTimeTooSkewed", "Request time %s is more than %s away from server time %s.",
 			t.UTC().Format(time.RFC1123), s.opts.MaxSkew, now.UTC().Format(time.RFC1123))
@@ -447,7 +447,7 @@ func (s *Server) checkGroup(g *sls.LogGroup) *apiError {
 			return errorf(http.StatusBadRequest, "InvalidKey", "tag key %q must be 1 to %d bytes", k, maxKeyBytes)
 		}
 	}
-	now := time.Now()
+	now := s.now()
 	for i, l := range g.Logs {
 		if l.Time == nil {
 			return errorf(http.StatusBadRequest, "PostBodyInvalid", "log %d has no Time", i)

@@ -42,7 +42,19 @@
 // --message-kv-prefix and --message-kv-suffix are their Extract's affixes. With --url,
 // the URL's topic and tags are indexed too, as __topic__ and __tag__:KEY.
 //
-// Exit status: 0 done, 1 SLS refused or the index conflicts, 2 bad usage.
+// Its subcommand doctor checks that a sink URL can deliver, before an
+// application trusts it, one line per check with ok, FAIL (and the fix) or
+// skip: credentials found as a Writer finds them, the endpoint resolves,
+// accepts connections and TLS, its clock is within SLS's 15 minutes of
+// this machine's (from an answer's Date), SLS accepts the credentials, the
+// project and the logstore exist, the index covers the keys zapsls writes
+// with zap's production encoder, and the key may write: one probe entry,
+// tagged zapsls_doctor=write-probe (--no-write skips it).
+//
+//	zapsls doctor --url 'sls://cn-hangzhou.log.aliyuncs.com/proj/store'
+//
+// Exit status: 0 done (doctor: every check passed), 1 SLS refused, the
+// index conflicts or a check failed, 2 bad usage.
 package main
 
 import (
@@ -88,6 +100,8 @@ func runWith(args []string, stdout, stderr io.Writer, env func(string) string, h
 	switch args[0] {
 	case "index":
 		return runIndex(args[1:], stdout, stderr, env, hc)
+	case "doctor":
+		return runDoctor(args[1:], stdout, stderr, env, hc)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -97,9 +111,10 @@ func runWith(args []string, stdout, stderr io.Writer, env func(string) string, h
 	}
 }
 
-const usage = `usage: zapsls index [flags]    print or apply the SLS index for the logs zapsls writes
+const usage = `usage: zapsls index [flags]     print or apply the SLS index for the logs zapsls writes
+       zapsls doctor [flags]    check that a sink URL can deliver, one line per check
 
-Run "zapsls index -h" for the flags.
+Run "zapsls index -h" or "zapsls doctor -h" for the flags.
 `
 
 const envURL = "ZAPSLS_URL"
