@@ -119,7 +119,7 @@ type Server struct {
 	// clockOffset is how far the server's clock runs ahead of this
 	// machine's, in nanoseconds (SetClockOffset).
 	clockOffset atomic.Int64
-	idStamp uint32
+	idStamp     uint32
 
 	closing   chan struct{} // closed by Close: wakes delayed handlers and waiters
 	closeOnce sync.Once
