@@ -179,7 +179,7 @@ func (r *lineReader) jsonLineToLog(line string, fn func(frame []byte, repairs in
 	}
 	e := getEncoder(r.conf)
 	defer putEncoder(e)
-	t = entryTime(e, t)
+	t = entryTime(t)
 	e.begin(t)
 	forEachMember(line, func(rawKey, raw string) {
 		key := rawKey
@@ -197,26 +197,12 @@ func (r *lineReader) jsonLineToLog(line string, fn func(frame []byte, repairs in
 	return true
 }
 
-// Bounds on an entry's own time, within what SLS accepts (about 7 days old
-// to 15 minutes ahead; see README.md) with a margin for retries and clock
-// skew.
-const (
-	lineTimeMaxAge    = 6 * 24 * time.Hour
-	lineTimeMaxFuture = 10 * time.Minute
-)
-
 // entryTime is the time to give a Log whose line said t (zero: none that
-// reads): t itself, or the time of the call when there is none or SLS
-// would refuse it, which counts as a repair in e (the line's own time
-// content is kept).
-func entryTime(e *encoder, t time.Time) time.Time {
-	now := time.Now()
+// reads): t itself, or the time of the call. A time SLS would refuse is the
+// batcher's to repair (see MaxEntryAge), as for every entry.
+func entryTime(t time.Time) time.Time {
 	if t.IsZero() {
-		return now
-	}
-	if t.Before(now.Add(-lineTimeMaxAge)) || t.After(now.Add(lineTimeMaxFuture)) {
-		e.repairs++
-		return now
+		return time.Now()
 	}
 	return t
 }
@@ -416,7 +402,7 @@ func (r *lineReader) textToLog(text []byte, fn func(frame []byte, repairs int)) 
 	}
 	e := getEncoder(r.conf)
 	defer putEncoder(e)
-	t = entryTime(e, t)
+	t = entryTime(t)
 	e.begin(t)
 	if i < len(fields) && r.levelKey != "" {
 		if l, ok := consoleLevel(fields[i]); ok {

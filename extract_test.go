@@ -272,3 +272,58 @@ func TestEncoderOptionsNoAllocs(t *testing.T) {
 		assert.Zero(t, allocs, msg)
 	}
 }
+
+// FuzzMessageExtraction throws arbitrary messages at WithMessageJSON and
+// WithMessageKV: every output decodes with the SDK and passes the Writer's
+// check of what SLS accepts, and the JSON scanner agrees with
+// encoding/json on which messages are one JSON object with members.
+func FuzzMessageExtraction(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":1,"b":"x","c":[1,{"d":null}]}`, `{}`, `[1]`, `{"a":}`, `{"a":1} x`, "{\"\xff\":\"\xfe\"}",
+		`{"__topic__":"\ud83d\ude00\ud800"}`, `k=v q="a = b" __time__=1`, `a="open b=1`, `=`, "",
+	} {
+		f.Add(seed, "=")
+	}
+	f.Add("a:1 b : 2", ":")
+	f.Fuzz(func(t *testing.T, msg, sep string) {
+		if sep == "" || strings.ContainsAny(sep, "\" \t") {
+			sep = "="
+		}
+		enc := NewEncoder(testEncoderConfig(), WithFieldSet(NoFieldSet()),
+			WithMessageJSON(Extract{DropMessage: true}), WithMessageKV(Extract{Prefix: "kv_", Separator: sep}))
+		buf, err := enc.EncodeEntry(zapcore.Entry{Message: msg}, nil)
+		require.NoError(t, err)
+		defer buf.Free()
+		var l *sls.Log
+		require.NoError(t, forEachFrame(buf.Bytes(), func(frame []byte, _ int) {
+			l = decodeLog(t, frame)
+		}), "the Writer refuses the output")
+
+		if strings.Count(msg, "{")+strings.Count(msg, "[") > maxJSONDepth/2 {
+			return // encoding/json follows deeper nesting than the scanner
+		}
+		members := -1 // not one JSON object
+		var obj map[string]json.RawMessage
+		if strings.HasPrefix(strings.TrimLeft(msg, " \t\r\n"), "{") && json.Valid([]byte(msg)) && json.Unmarshal([]byte(msg), &obj) == nil {
+			members = 0
+			dec := json.NewDecoder(strings.NewReader(msg))
+			_, _ = dec.Token()
+			for dec.More() {
+				_, _ = dec.Token()
+				var skip json.RawMessage
+				require.NoError(t, dec.Decode(&skip))
+				members++
+			}
+		}
+		hasMsg := false
+		for _, c := range l.Contents {
+			hasMsg = hasMsg || c.GetKey() == "msg"
+		}
+		if members > 0 {
+			assert.False(t, hasMsg, "an object with members is extracted and dropped: %q", msg)
+			assert.Len(t, l.Contents, 1+members, "one content per member: %q", msg)
+		} else {
+			assert.True(t, hasMsg, "a message that is not an object with members is kept: %q", msg)
+		}
+	})
+}

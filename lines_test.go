@@ -90,14 +90,24 @@ func TestJSONLinesUseTheEntryTime(t *testing.T) {
 	assert.Equal(t, map[string]string{"@t": stamp, "ts": "1"}, contents(t, logs[0]))
 	assert.Equal(t, 0, repairs[0])
 	// A time SLS would refuse (older than about 7 days, or ahead by more
-	// than 15 minutes) gives way to the receipt time, counted as a repair;
-	// the line's own time content stays.
-	for _, far := range []time.Time{time.Now().Add(-8 * 24 * time.Hour), time.Now().Add(time.Hour)} {
-		line := fmt.Sprintf(`{"ts":%d,"msg":"m"}`, far.UnixNano())
-		logs, repairs = readLines(t, LineOptions{}, []byte(line))
-		assert.True(t, logTime(logs[0]).After(before), line)
-		assert.Equal(t, fmt.Sprint(far.UnixNano()), contents(t, logs[0])["ts"])
-		assert.Equal(t, 1, repairs[0], line)
+	// than 15 minutes) is the batcher's to repair, as for every entry: it
+	// arrives restamped, with its own time in OriginalTimeKey and the line's
+	// time content kept.
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, nil)
+	far := []time.Time{time.Now().Add(-8 * 24 * time.Hour).UTC(), time.Now().Add(time.Hour).UTC()}
+	for _, ft := range far {
+		_, err := w.Write([]byte(fmt.Sprintf(`{"ts":%d,"msg":"m"}`+"\n", ft.UnixNano())))
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Sync())
+	got := srv.Logs()
+	require.Len(t, got, 2)
+	for i, l := range got {
+		assert.True(t, l.Time.After(before), "restamped")
+		assert.Equal(t, fmt.Sprint(far[i].UnixNano()), l.Contents["ts"])
+		assert.Equal(t, far[i].Format(time.RFC3339Nano), l.Contents[OriginalTimeKey])
 	}
 }
 
@@ -131,8 +141,7 @@ func TestJSONLinesOptions(t *testing.T) {
 			[][2]string{{"field___topic__", "t"}, {"k", "\uFFFD"}}, 2},
 		{"affixes on built-in keys only", LineOptions{BuiltinPrefix: "_", BuiltinSuffix: "_"},
 			`{"level":"warn","ts":1700000000,"logger":"app","caller":"a.go:1","msg":"m","stacktrace":"s","user":"ann"}`,
-			[][2]string{{"_level_", "warn"}, {"_ts_", "1700000000"}, {"_logger_", "app"}, {"_caller_", "a.go:1"}, {"_msg_", "m"}, {"_stacktrace_", "s"}, {"user", "ann"}},
-			1}, // the time, of 2023, SLS would refuse
+			[][2]string{{"_level_", "warn"}, {"_ts_", "1700000000"}, {"_logger_", "app"}, {"_caller_", "a.go:1"}, {"_msg_", "m"}, {"_stacktrace_", "s"}, {"user", "ann"}}, 0},
 		{"root with affixes and KV", LineOptions{BuiltinPrefix: "b_", BuiltinRoot: "meta", MessageKV: &Extract{}},
 			`{"level":"warn","msg":"k=v","user":"ann"}`,
 			[][2]string{{"k", "v"}, {"user", "ann"}, {"meta", `{"b_level":"warn","b_msg":"k=v"}`}}, 0},
@@ -150,6 +159,14 @@ func TestJSONLinesOptions(t *testing.T) {
 			assert.Equal(t, tc.repairs, repairs[0], "repairs")
 		})
 	}
+}
+
+func TestJSONLinesMessageJSONAndKV(t *testing.T) {
+	o := LineOptions{MessageJSON: &Extract{Prefix: "j."}, MessageKV: &Extract{Prefix: "kv.", DropMessage: true}}
+	logs, _ := readLines(t, o, []byte(`{"msg":"{\"a\":\"b=c\"}","n":1}`+"\n"+`{"msg":"x=1 y=\"2 3\"","n":2}`+"\n"))
+	require.Len(t, logs, 2)
+	assert.Equal(t, [][2]string{{"j.a", "b=c"}, {"msg", `{"a":"b=c"}`}, {"n", "1"}}, pairs(logs[0]), "a JSON object is not searched for pairs")
+	assert.Equal(t, [][2]string{{"kv.x", "1"}, {"kv.y", "2 3"}, {"n", "2"}}, pairs(logs[1]))
 }
 
 // TestConsoleLines ships what zap's development config writes: one content
