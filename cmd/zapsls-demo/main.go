@@ -32,17 +32,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -144,10 +147,16 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	slsCore := zapsls.NewCore(zapsls.NewEncoder(zap.NewProductionEncoderConfig()), writer, zap.DebugLevel)
 	logger := zap.New(zapcore.NewTee(console, slsCore))
 
-	// 3. The burst, with a progress line until it is delivered.
+	// 3. The burst, with a progress line until it is delivered. SIGTERM
+	// (how Kubernetes stops a pod) or Ctrl-C ends it early: Go's default
+	// would exit at once and lose what is buffered; caught, the demo stops
+	// logging and delivers it (logger.Sync, writer.Close), as a service
+	// should (README.md, Quickstart).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fmt.Fprintf(stdout, "Logging %d entries from %d goroutines...\n", *n, *goroutines)
 	var logged atomic.Int64
-	stopProgress := showProgress(stdout, &logged, writer)
+	stopProgress := showProgress(stdout, isTerminal(stdout), &logged, writer)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := range *goroutines {
@@ -158,10 +167,13 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			handleRequests(logger, g, count, &logged)
+			handleRequests(ctx, logger, g, count, &logged)
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		fmt.Fprintf(stdout, "\nInterrupted: delivering the %d entries logged so far.\n", logged.Load())
+	}
 	syncErr := logger.Sync() // returns once SLS has acknowledged every entry
 	elapsed := time.Since(start)
 	stopProgress()
@@ -173,7 +185,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stdout, "\n(The entries went to the real service, which the demo cannot read back: look for them in the SLS console.)")
 	}
-	printStats(stdout, *n, elapsed, stats)
+	printStats(stdout, int(logged.Load()), elapsed, stats)
 	if srv != nil {
 		fmt.Fprintln(stdout, "\n(The local endpoint runs in this process and verifies and decodes every entry:\n it takes most of the CPU, so entries/s here is a floor, not the library's throughput.)")
 	}
@@ -196,12 +208,14 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// showProgress prints, every 100 ms, how many entries were logged and how
-// many SLS has acknowledged, on one line that each print replaces. The line
-// ends with \r rather than starting with it, so that a console log line
-// printed meanwhile overwrites it instead of being appended to it. The
-// returned func prints the line a last time and stops.
-func showProgress(w io.Writer, logged *atomic.Int64, writer *zapsls.Writer) (stop func()) {
+// showProgress prints how many entries were logged and how many SLS has
+// acknowledged. On a terminal, it prints every 100 ms on one line that each
+// print replaces: the line ends with \r rather than starting with it, so
+// that a console log line printed meanwhile overwrites it instead of being
+// appended to it. Elsewhere (a file, a pipe, CI), where \r would pile every
+// print onto one line, it prints a line a second. The returned func prints
+// the line a last time and stops.
+func showProgress(w io.Writer, terminal bool, logged *atomic.Int64, writer *zapsls.Writer) (stop func()) {
 	line := func() string {
 		return fmt.Sprintf("  logged %8d   delivered %8d", logged.Load(), writer.Stats().Delivered)
 	}
@@ -210,14 +224,18 @@ func showProgress(w io.Writer, logged *atomic.Int64, writer *zapsls.Writer) (sto
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
+		every, end := time.Second, "\n"
+		if terminal {
+			every, end = 100*time.Millisecond, "\r"
+		}
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
-				fmt.Fprint(w, line()+"\r")
+				fmt.Fprint(w, line()+end)
 			}
 		}
 	}()
@@ -226,6 +244,16 @@ func showProgress(w io.Writer, logged *atomic.Int64, writer *zapsls.Writer) (sto
 		wg.Wait()
 		fmt.Fprintln(w, line())
 	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // A simulated checkout service.
@@ -255,12 +283,16 @@ func (u user) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	return nil
 }
 
-// handleRequests logs count simulated HTTP requests: mostly Info, with the
-// odd slow request (Warn) and upstream failure (Error).
-func handleRequests(logger *zap.Logger, worker, count int, logged *atomic.Int64) {
+// handleRequests logs count simulated HTTP requests, or fewer if ctx ends
+// first: mostly Info, with the odd slow request (Warn) and upstream failure
+// (Error).
+func handleRequests(ctx context.Context, logger *zap.Logger, worker, count int, logged *atomic.Int64) {
 	log := logger.With(zap.String("service", "checkout"), zap.Int("worker", worker))
 	rng := rand.New(rand.NewPCG(uint64(worker), 1))
 	for range count {
+		if ctx.Err() != nil {
+			return
+		}
 		route := routes[rng.IntN(len(routes))]
 		status := 200
 		latency := time.Duration(200+rng.IntN(3000)) * time.Microsecond
