@@ -23,9 +23,10 @@ type lineReader struct {
 	// builtin maps each built-in key as the lines write it to the key it is
 	// stored under.
 	builtin map[string]string
-	// msgKey, timeKey and levelKey are as the lines write them ("": none).
-	msgKey, timeKey, levelKey string
-	contentKey                string // as stored
+	// msgKey, timeKey, levelKey, callerKey and functionKey are as the lines
+	// write them ("": none).
+	msgKey, timeKey, levelKey, callerKey, functionKey string
+	contentKey                                        string // as stored
 	// rewrite is whether framed Logs change: a message or built-in option
 	// is set.
 	rewrite bool
@@ -51,13 +52,19 @@ func newLineReader(o LineOptions) *lineReader {
 		builtinPrefix: o.BuiltinPrefix,
 		builtinSuffix: o.BuiltinSuffix,
 		root:          o.BuiltinRoot,
+		// The FieldSet fields that can be derived from an entry (see
+		// LineOptions); the per-process ones are the "sls" encoding's.
+		fields: FieldSet{FileKey: FieldOff, LineKey: FieldOff, PIDKey: FieldOff, ProgramKey: FieldOff, HostnameKey: FieldOff,
+			LevelNumberKey: o.LevelNumberKey, FileNameKey: o.FileNameKey, ModuleKey: o.ModuleKey, UptimeKey: o.UptimeKey},
 	}
 	for _, opt := range opts {
 		opt.apply(conf)
 	}
 	r := &lineReader{
 		msgKey: conf.MessageKey, timeKey: conf.TimeKey, levelKey: conf.LevelKey,
-		rewrite: len(opts) > 0 || o.BuiltinPrefix != "" || o.BuiltinSuffix != "" || o.BuiltinRoot != "",
+		callerKey: conf.CallerKey, functionKey: conf.FunctionKey,
+		rewrite: len(opts) > 0 || o.BuiltinPrefix != "" || o.BuiltinSuffix != "" || o.BuiltinRoot != "" ||
+			keyOrDefault(o.LevelNumberKey, "")+keyOrDefault(o.FileNameKey, "")+keyOrDefault(o.ModuleKey, "")+keyOrDefault(o.UptimeKey, "") != "",
 	}
 	c := &conf.EncoderConfig
 	keys := []*string{&c.MessageKey, &c.LevelKey, &c.TimeKey, &c.NameKey, &c.CallerKey, &c.FunctionKey, &c.StacktraceKey}
@@ -134,8 +141,8 @@ func (r *lineReader) forEachEntry(p []byte, fn func(frame []byte, repairs int)) 
 			continue
 		}
 		if trimmed := bytes.TrimSpace(line); trimmed[0] == '{' {
+			flush() // a JSON line, or a text line that starts its own entry
 			if r.jsonLineToLog(string(trimmed), fn) {
-				flush()
 				continue
 			}
 		}
@@ -216,12 +223,39 @@ func (r *lineReader) member(e *encoder, key, val string) {
 	}
 	if stored, ok := r.builtin[key]; ok {
 		builtin(e, stored, val, utf8.ValidString)
+		r.derive(e, key, val)
 		return
 	}
 	addValue(e, key, val, utf8.ValidString)
 }
 
+// derive adds the FieldSet fields that the built-in part key=val gives
+// (see LineOptions.LevelNumberKey).
+func (r *lineReader) derive(e *encoder, key, val string) {
+	fs := &r.conf.fields
+	switch key {
+	case r.levelKey:
+		if l, ok := consoleLevel([]byte(val)); ok && fs.LevelNumberKey != "" {
+			e.builtinInt(fs.LevelNumberKey, int64(l))
+		}
+	case r.callerKey:
+		if fs.FileNameKey != "" {
+			if i := strings.LastIndexByte(val, ':'); i > 0 {
+				val = val[:i]
+			}
+			builtin(e, fs.FileNameKey, fileBase(val), utf8.ValidString)
+		}
+	case r.functionKey:
+		if fs.ModuleKey != "" && val != "" {
+			builtin(e, fs.ModuleKey, packagePath(val), utf8.ValidString)
+		}
+	}
+}
+
 func (r *lineReader) finish(e *encoder, t time.Time, fn func(frame []byte, repairs int)) {
+	if k := r.conf.fields.UptimeKey; k != "" {
+		e.builtinInt(k, t.Sub(processStart).Milliseconds())
+	}
 	if r.conf.root != "" {
 		e.addRoot()
 	}
@@ -407,6 +441,7 @@ func (r *lineReader) textToLog(text []byte, fn func(frame []byte, repairs int)) 
 	if i < len(fields) && r.levelKey != "" {
 		if l, ok := consoleLevel(fields[i]); ok {
 			builtin(e, r.conf.LevelKey, l.String(), utf8.ValidString)
+			r.derive(e, r.levelKey, l.String())
 		}
 	}
 	builtin(e, r.contentKey, text, utf8.Valid)

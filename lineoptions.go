@@ -46,6 +46,18 @@ type LineOptions struct {
 	// "content", as the SLS Java appenders name it.
 	ContentKey string `json:"contentKey,omitempty" yaml:"contentKey,omitempty"`
 
+	// LevelNumberKey, FileNameKey, ModuleKey and UptimeKey, when set, add
+	// the FieldSet fields of those names, derived from what the entry
+	// carries: the level number from the level (LevelKey), the file name
+	// from the caller (CallerKey, "dir/file.go:12"), the module from the
+	// function (FunctionKey: the caller's package path), the uptime from
+	// the entry's time (ms since this process started). A part the entry
+	// lacks adds nothing. Default off.
+	LevelNumberKey string `json:"levelNumberKey,omitempty" yaml:"levelNumberKey,omitempty"`
+	FileNameKey    string `json:"fileNameKey,omitempty" yaml:"fileNameKey,omitempty"`
+	ModuleKey      string `json:"moduleKey,omitempty" yaml:"moduleKey,omitempty"`
+	UptimeKey      string `json:"uptimeKey,omitempty" yaml:"uptimeKey,omitempty"`
+
 	// MessageJSON and MessageKV, when set, are WithMessageJSON and
 	// WithMessageKV for the message under MessageKey.
 	MessageJSON *Extract `json:"messageJSON,omitempty" yaml:"messageJSON,omitempty"`
@@ -63,7 +75,8 @@ func (o *LineOptions) lineStringKeys() map[string]*string {
 		"messageKey": &o.MessageKey, "levelKey": &o.LevelKey, "timeKey": &o.TimeKey, "nameKey": &o.NameKey,
 		"callerKey": &o.CallerKey, "functionKey": &o.FunctionKey, "stacktraceKey": &o.StacktraceKey,
 		"contentKey": &o.ContentKey, "builtinPrefix": &o.BuiltinPrefix, "builtinSuffix": &o.BuiltinSuffix,
-		"builtinRoot": &o.BuiltinRoot,
+		"builtinRoot": &o.BuiltinRoot, "levelNumberKey": &o.LevelNumberKey, "fileNameKey": &o.FileNameKey,
+		"moduleKey": &o.ModuleKey, "uptimeKey": &o.UptimeKey,
 	}
 }
 
@@ -218,7 +231,8 @@ func (o LineOptions) check() string {
 	if x := o.MessageKV; x != nil && strings.Contains(x.Separator, `"`) {
 		return fmt.Sprintf("messageKV.separator %q: a double quote opens a quoted value", x.Separator)
 	}
-	for _, k := range []string{o.MessageKey, o.LevelKey, o.TimeKey, o.NameKey, o.CallerKey, o.FunctionKey, o.StacktraceKey, o.ContentKey} {
+	for _, k := range []string{o.MessageKey, o.LevelKey, o.TimeKey, o.NameKey, o.CallerKey, o.FunctionKey, o.StacktraceKey, o.ContentKey,
+		o.LevelNumberKey, o.FileNameKey, o.ModuleKey, o.UptimeKey} {
 		if len(k) > MaxKeyBytes {
 			return fmt.Sprintf("key %q: %d bytes, SLS allows at most %d", k, len(k), MaxKeyBytes)
 		}

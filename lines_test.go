@@ -408,6 +408,8 @@ func TestREADMEPythonHandlerExample(t *testing.T) {
 	_, err = time.Parse("2006-01-02T15:04:05.000Z0700", js["__asctime__"])
 	assert.NoError(t, err, js["__asctime__"])
 	assert.Equal(t, fmt.Sprint(os.Getpid()), js["__pid__"])
+	assert.Equal(t, "0", js["__levelno__"])
+	assert.Equal(t, "github.com/zapsls/zapsls", js["__module__"])
 	assert.NotEmpty(t, js["__program__"])
 	assert.NotEmpty(t, js["__hostname__"])
 
@@ -417,4 +419,41 @@ func TestREADMEPythonHandlerExample(t *testing.T) {
 	assert.Equal(t, "slow request took=15ms path=/a", kv["__message__"], "extract_kv keeps the message")
 	assert.Equal(t, "WARN", kv["__levelname__"])
 	assert.Equal(t, "api", logs[1].Topic)
+}
+
+// TestLinesDerivedFields: the FieldSet fields that JSON lines, console
+// lines and frames of the "sls" encoding carry enough to derive.
+func TestLinesDerivedFields(t *testing.T) {
+	cfg, err := ConfigFromURL("sls://h/proj/store?lines.levelNumberKey=levelno&lines.fileNameKey=filename&lines.moduleKey=module&lines.uptimeKey=uptime&lines.functionKey=func&lines.builtinPrefix=_")
+	require.NoError(t, err)
+	o := cfg.Lines
+	when := processStart.Add(2500 * time.Millisecond)
+	ec := zap.NewProductionEncoderConfig()
+	ec.FunctionKey = "func"
+	ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder // epoch floats lose the last nanoseconds
+	ent := zapcore.Entry{Level: zapcore.ErrorLevel, Time: when, Message: "m",
+		Caller: zapcore.EntryCaller{Defined: true, File: "/src/shop/cart/cart.go", Line: 42, Function: "github.com/acme/shop/cart.(*Cart).Add"}}
+	want := map[string]string{"_levelno": "2", "_filename": "cart.go", "_module": "github.com/acme/shop/cart", "_uptime": "2500"}
+	for name, enc := range map[string]zapcore.Encoder{"json": zapcore.NewJSONEncoder(ec), "sls": NewEncoder(ec)} {
+		buf, err := enc.EncodeEntry(ent, nil)
+		require.NoError(t, err)
+		logs, _ := readLines(t, o, buf.Bytes())
+		buf.Free()
+		require.Len(t, logs, 1)
+		m := contents(t, logs[0])
+		for k, v := range want {
+			assert.Equal(t, v, m[k], "%s: %s", name, k)
+		}
+		assert.Equal(t, "error", m["_level"], name)
+		assert.Equal(t, "cart/cart.go:42", m["_caller"], name)
+	}
+	// A console line gives its level; an entry without level or caller
+	// adds nothing for them.
+	logs, _ := readLines(t, o, []byte("2026-11-30T08:00:00.000Z\tWARN\thello\n{\"msg\":\"x\"}\n"))
+	require.Len(t, logs, 2)
+	assert.Equal(t, "1", contents(t, logs[0])["_levelno"])
+	m := contents(t, logs[1])
+	assert.NotContains(t, m, "_levelno")
+	assert.NotContains(t, m, "_filename")
+	assert.Contains(t, m, "_uptime")
 }
