@@ -21,15 +21,19 @@ const (
 // Defaults and bounds of Config. The batch bounds are those of the PutLogs
 // API (see sls-protocol facts in README.md).
 const (
-	// DefaultBufferBytes, 32 MiB, lets a busy service ride out a short
-	// outage of SLS or of its network without a SpoolDir: it holds about
-	// 30 s of 2,000 entries/s of 550 bytes (the SDK's benchmark entry),
-	// 5 minutes at 200/s, beside what the MaxInflight requests hold
-	// while they retry. Memory is taken only while such a backlog exists,
-	// but the cap is what an outage costs per Writer, so it is half the
-	// earlier 64 MiB: two Writers in an outage stay within 64 MiB. A
-	// longer outage needs SpoolDir, or more BufferBytes.
-	DefaultBufferBytes     = 32 << 20
+	// DefaultBufferBytes, 16 MiB, lets a busy service ride out a short
+	// outage of SLS or of its network (a connection reset, a DNS or load
+	// balancer failover, an endpoint restart: seconds to tens of seconds)
+	// without a SpoolDir: it holds about 15 s of 2,000 entries/s of 550
+	// bytes (the SDK's benchmark entry) beside the batches the
+	// MaxInflight posters retry meanwhile (about 5 s more), and a minute
+	// or more below 270 entries/s. Memory is taken only while a backlog
+	// waits, but in an outage or a burst the cap is what the buffer
+	// costs: at 16 MiB a 400,000-entry burst peaks within 40 MiB of zap
+	// writing to a file (README.md, "Benchmarks"), and two Writers in an
+	// outage within 32 MiB. Longer outages need SpoolDir or a larger
+	// BufferBytes.
+	DefaultBufferBytes     = 16 << 20
 	DefaultMaxBatchBytes   = 3 << 20
 	MaxBatchBytesLimit     = 10 << 20
 	DefaultMaxBatchCount   = 4096
@@ -139,8 +143,9 @@ type Config struct {
 	// a cap, not an allocation: the buffer takes memory in 64 KiB
 	// segments as entries wait and gives it back within seconds once the
 	// sender has taken them into a batch, keeping 1 MiB spare (see
-	// README.md, "Memory"). Default DefaultBufferBytes (32 MiB); it must
-	// be at least twice MaxBatchBytes.
+	// README.md, "Memory"). Default DefaultBufferBytes (16 MiB), or twice
+	// MaxBatchBytes when that is more; it must be at least twice
+	// MaxBatchBytes.
 	BufferBytes int `json:"bufferBytes" yaml:"bufferBytes"`
 	// OnFull is what Write does when the ring is full: "block" (default)
 	// waits for space, and drops only when BlockTimeout passes without the
@@ -350,7 +355,7 @@ func (c Config) withDefaults() (Config, endpoint, error) {
 	}
 	intDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	intDefault(&c.MaxBatchCount, DefaultMaxBatchCount)
-	intDefault(&c.BufferBytes, DefaultBufferBytes)
+	intDefault(&c.BufferBytes, max(DefaultBufferBytes, 2*c.MaxBatchBytes))
 	intDefault(&c.MaxInflight, DefaultMaxInflight)
 	intDefault(&c.SpoolMaxBytes, DefaultSpoolMaxBytes)
 	intDefault(&c.ShardHashBuckets, DefaultShardHashBuckets)

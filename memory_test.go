@@ -67,3 +67,22 @@ func TestBufferMemoryFollowsBacklog(t *testing.T) {
 	t.Logf("buffer memory: %d bytes before, %d at the cap (%d buffered), %d after recovery",
 		before.BufferMemory, full.BufferMemory, full.Buffered, after.BufferMemory)
 }
+
+// TestDefaultBufferBytesFollowsMaxBatchBytes: the default cap is
+// DefaultBufferBytes, or twice MaxBatchBytes when that is more, so that any
+// valid MaxBatchBytes works without setting BufferBytes.
+func TestDefaultBufferBytesFollowsMaxBatchBytes(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	for _, tc := range []struct{ maxBatch, want int }{
+		{0, DefaultBufferBytes},
+		{MaxBatchBytesLimit, 2 * MaxBatchBytesLimit},
+	} {
+		w, _ := newTestWriter(t, srv, func(c *Config) {
+			c.BufferBytes = 0
+			c.MaxBatchBytes = tc.maxBatch
+		})
+		require.Equal(t, tc.want-8, w.ring.MaxRecord(), "MaxBatchBytes %d", tc.maxBatch)
+		require.Zero(t, w.Stats().BufferMemory, "a cap, not an allocation")
+	}
+}

@@ -110,22 +110,23 @@ func (t *target) waitCount(n int, timeout time.Duration) error {
 func newContender(name string, t *target, bufferBytes int, dir string) (*contender, error) {
 	switch name {
 	case contenderZapsls:
-		return newZapsls(t, bufferBytes)
+		return newZapsls(t, bufferBytes, logstore)
 	case contenderSDK:
-		return newSDKProducer(t)
+		return newSDKProducer(t, []string{logstore})
 	case contenderFile:
 		return newZapFile(dir)
 	}
 	return nil, fmt.Errorf("unknown contender %q (want %v)", name, contenders)
 }
 
-// newZapsls: zapsls.NewCore and a Writer with its defaults.
-func newZapsls(t *target, bufferBytes int) (*contender, error) {
+// newZapsls: zapsls.NewCore and a Writer with its defaults, shipping to
+// logstore ls.
+func newZapsls(t *target, bufferBytes int, ls string) (*contender, error) {
 	var errs atomic.Int64
 	w, err := zapsls.NewWriter(zapsls.Config{
 		Endpoint:        t.endpoint,
 		Project:         project,
-		Logstore:        logstore,
+		Logstore:        ls,
 		Topic:           topic,
 		Source:          source,
 		AccessKeyID:     slstest.DefaultAccessKeyID,
@@ -164,22 +165,26 @@ func newZapsls(t *target, bufferBytes int) (*contender, error) {
 }
 
 // newSDKProducer: the SDK producer v0.1.127 (startSDKProducer) behind
-// sdkCore.
-func newSDKProducer(t *target) (*contender, error) {
+// sdkCore, one core per logstore in a Tee: one producer serves them all.
+func newSDKProducer(t *target, logstores []string) (*contender, error) {
 	p, err := startSDKProducer(t.endpoint, t.client, slstest.DefaultAccessKeyID, slstest.DefaultAccessKeySecret)
 	if err != nil {
 		return nil, err
 	}
+	cores := make([]zapcore.Core, len(logstores))
+	for i, ls := range logstores {
+		cores[i] = &sdkCore{LevelEnabler: zap.InfoLevel, Producer: p, Project: project, Logstore: ls, Topic: topic, Source: source}
+	}
 	closed := false
 	return &contender{
-		logger: zap.New(&sdkCore{LevelEnabler: zap.InfoLevel, Producer: p, Project: project, Logstore: logstore, Topic: topic, Source: source}),
+		logger: zap.New(zapcore.NewTee(cores...)),
 		deliver: func(n int) error {
 			// No flush: SafeClose waits for every send to finish (after
 			// the mover's linger sleep, up to LingerMs), then the server
-			// must hold every entry.
+			// must hold every entry, once per logstore.
 			p.SafeClose()
 			closed = true
-			return t.waitCount(n, time.Minute)
+			return t.waitCount(n*len(logstores), time.Minute)
 		},
 		close: func() (string, error) {
 			if !closed {

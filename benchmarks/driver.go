@@ -72,13 +72,18 @@ func (p *serverProcess) stop() (serverReport, error) {
 // runChild measures one contender in a fresh process, with a fresh slstest
 // server process for the SLS contenders.
 func runChild(o options, contender string, n, goroutines, size int) (result, error) {
+	return runChildArgs(o, contender, []string{"-n", strconv.Itoa(n),
+		"-goroutines", strconv.Itoa(goroutines), "-size", strconv.Itoa(size)})
+}
+
+// runChildArgs is runChild with the child's arguments beyond the
+// contender, -buffer and -dir.
+func runChildArgs(o options, contender string, extra []string) (result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
 	}
-	args := []string{"-contender", contender, "-n", strconv.Itoa(n),
-		"-goroutines", strconv.Itoa(goroutines), "-size", strconv.Itoa(size),
-		"-buffer", strconv.Itoa(o.buffer), "-dir", o.dir}
+	args := append([]string{"-contender", contender, "-buffer", strconv.Itoa(o.buffer), "-dir", o.dir}, extra...)
 	var srv *serverProcess
 	if contender != contenderFile {
 		if srv, err = startServer(); err != nil {
@@ -98,7 +103,9 @@ func runChild(o options, contender string, n, goroutines, size int) (result, err
 			return r, fmt.Errorf("slstest server: %w", err)
 		}
 		r.ServerLogs = rep.Logs
-		r.ServerCPUNsPerEntry = float64(rep.CPUNs) / float64(n)
+		if r.N > 0 {
+			r.ServerCPUNsPerEntry = float64(rep.CPUNs) / float64(r.N)
+		}
 	}
 	if parseErr != nil {
 		return r, fmt.Errorf("%s: %v (output %q)", contender, errors.Join(runErr, parseErr), out)

@@ -31,6 +31,7 @@
 //	go run . -all                  # every contender, fresh processes: a table
 //	go run . -scaling              # zapsls by entry size and goroutines
 //	go run . -all -chart out.png   # and a bar chart of entries/s
+//	go run . -memory               # idle, steady and burst memory: a table (memory.go)
 //	go run . -chart out.png -results all.jsonl  # chart from saved results
 //
 // A -contender run without -endpoint starts its slstest server inside its
@@ -85,6 +86,13 @@ type options struct {
 	results      string
 	chart        string
 	cpuProfile   string
+
+	memory   bool
+	scenario string
+	writers  int
+	rate     int
+	duration time.Duration
+	burst    int
 }
 
 func main() {
@@ -107,6 +115,12 @@ func main() {
 	flag.StringVar(&o.results, "results", "", "with -all: append every run as a JSON line to this file; with -chart alone: read results from it")
 	flag.StringVar(&o.chart, "chart", "", "draw a PNG bar chart of entries/s by contender to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "with -contender or -serve: write a CPU profile of this process to this file")
+	flag.BoolVar(&o.memory, "memory", false, "run the idle/steady/burst memory scenario for every contender in fresh processes and print a table")
+	flag.StringVar(&o.scenario, "scenario", "burst", "with -contender: burst (-n entries as fast as -goroutines can) or steady (-rate entries/s for -duration to -writers destinations)")
+	flag.IntVar(&o.writers, "writers", 1, "with -scenario steady: destinations (zapsls Writers, SDK producer logstores, files), every entry to each")
+	flag.IntVar(&o.rate, "rate", 2000, "with -scenario steady or -memory: entries per second")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "with -scenario steady or -memory: how long to log")
+	flag.IntVar(&o.burst, "burst", 400_000, "with -memory: entries of the burst, from 4 goroutines")
 	flag.Parse()
 
 	if err := run(o); err != nil {
@@ -133,7 +147,15 @@ func run(o options) error {
 	case o.serve:
 		return serve()
 	case o.contender != "":
-		r := measure(o)
+		var r result
+		switch o.scenario {
+		case "burst":
+			r = measure(o)
+		case "steady":
+			r = measureSteady(o)
+		default:
+			return fmt.Errorf("-scenario %q: want burst or steady", o.scenario)
+		}
 		line, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -145,6 +167,8 @@ func run(o options) error {
 		return nil
 	case o.all:
 		return runAll(o)
+	case o.memory:
+		return runMemory(o)
 	case o.scaling:
 		return runScaling(o)
 	case o.chart != "":
@@ -155,12 +179,15 @@ func run(o options) error {
 		return drawChart(o.chart, summarize(rs))
 	}
 	flag.Usage()
-	return errors.New("nothing to do: give -contender, -all, -scaling or -chart")
+	return errors.New("nothing to do: give -contender, -all, -memory, -scaling or -chart")
 }
 
 // result is one contender's measurement, printed as one JSON line.
 type result struct {
 	Contender  string `json:"contender"`
+	Scenario   string `json:"scenario,omitempty"` // "steady"; empty: the burst
+	Writers    int    `json:"writers,omitempty"`  // steady: destinations, every entry to each
+	Rate       int    `json:"rate,omitempty"`     // steady: entries/s
 	N          int    `json:"n"`
 	Goroutines int    `json:"goroutines"`
 	EntryBytes int    `json:"entryBytes"` // keys and values of one entry
@@ -177,9 +204,10 @@ type result struct {
 	// MinorFaultsPerEntry counts first touches of fresh pages: a buffer
 	// that is large and new costs its page faults in the first pass.
 	MinorFaultsPerEntry float64 `json:"minorFaultsPerEntry"`
-	PeakRSS             int64   `json:"peakRSS"`               // VmHWM of the whole process
-	BaseRSS             int64   `json:"baseRSS"`               // RSS before the contender was set up
-	BufferBytes         int     `json:"bufferBytes,omitempty"` // zapsls's configured bound
+	PeakRSS             int64   `json:"peakRSS"`                  // VmHWM of the whole process
+	BaseRSS             int64   `json:"baseRSS"`                  // RSS before the contender was set up
+	ConstructedRSS      int64   `json:"constructedRSS,omitempty"` // steady: RSS right after it was set up
+	BufferBytes         int     `json:"bufferBytes,omitempty"`    // zapsls's configured bound
 
 	Server              string  `json:"server,omitempty"` // "process" or "in-process"
 	ServerLogs          int     `json:"serverLogs,omitempty"`
@@ -207,16 +235,8 @@ func measure(o options) (r result) {
 	wl := benchkit.NewWorkload(o.size)
 	r.EntryBytes = wl.Bytes
 
-	var t *target
-	if o.contender != contenderFile {
-		var stop func()
-		t, stop = newTarget(o.endpoint, o.control)
-		defer stop()
-		r.Server = "in-process"
-		if o.endpoint != "" {
-			r.Server = "process"
-		}
-	}
+	t, stop := contenderTarget(o, &r)
+	defer stop()
 	r.BaseRSS = currentRSS()
 	c, err := newContender(o.contender, t, o.buffer, o.dir)
 	if err != nil {
@@ -259,6 +279,20 @@ func measure(o options) (r result) {
 	}
 	r.PeakRSS = peakRSS()
 	return fail(errors.Join(deliverErr, closeErr))
+}
+
+// contenderTarget returns the endpoint o's contender ships to (nil for the
+// file) and notes in r where its server runs.
+func contenderTarget(o options, r *result) (t *target, stop func()) {
+	if o.contender == contenderFile {
+		return nil, func() {}
+	}
+	t, stop = newTarget(o.endpoint, o.control)
+	r.Server = "in-process"
+	if o.endpoint != "" {
+		r.Server = "process"
+	}
+	return t, stop
 }
 
 // serve is the -serve child: an slstest server that keeps only counts, and

@@ -37,6 +37,33 @@ func TestEveryContenderDelivers(t *testing.T) {
 	}
 }
 
+// TestSteadyScenarioDelivers runs the memory scenario's steady child as
+// -scenario steady does, briefly, with its slstest server in this process:
+// every entry must arrive at every destination, and the memory figures
+// must be read. The SDK producer gets one logstore: with two, two of its IO
+// workers send at once, which races inside the SDK (see above).
+func TestSteadyScenarioDelivers(t *testing.T) {
+	for _, name := range contenders {
+		t.Run(name, func(t *testing.T) {
+			writers := 2
+			if name == contenderSDK {
+				writers = 1
+			}
+			r := measureSteady(options{contender: name, writers: writers, rate: 1000,
+				duration: 200 * time.Millisecond, size: 550, dir: t.TempDir()})
+			require.Empty(t, r.Error)
+			require.Zero(t, r.Lost)
+			require.Equal(t, 200, r.N, "1,000 entries/s for 200 ms")
+			require.Equal(t, writers, r.Writers)
+			if currentRSS() > 0 { // Linux
+				require.Positive(t, r.BaseRSS)
+				require.GreaterOrEqual(t, r.PeakRSS, r.BaseRSS)
+				require.Positive(t, r.ConstructedRSS)
+			}
+		})
+	}
+}
+
 // BenchmarkContender measures each contender as -contender does, with its
 // slstest server in this process (whose CPU time and allocations count as
 // the contender's); run with a fixed -benchtime=Nx, since the SDK producer

@@ -4,14 +4,17 @@
 #   A. hot path: zap's scenarios (AddingFields, AccumulatedContext,
 #      WithoutFields) and the encoder alone, zapsls against zap's JSON
 #      encoder (go test -bench, package zapsls);
-#   B. the lock-free ring against a mutex ring and channels (internal/ring);
+#   B. the lock-free ring against a mutex ring and channels, and the ring's
+#      memory with mapped and with Go heap segments (internal/ring);
 #   C. end to end: BenchmarkEndToEnd, then this directory's tool: every
 #      contender in fresh processes (-all), zapsls by entry size and
-#      goroutines (-scaling), and a chart of entries/s.
+#      goroutines (-scaling), and a chart of entries/s;
+#   D. memory: idle, steady (2,000 entries/s, 1 and 4 Writers) and burst,
+#      every contender in fresh processes (-memory).
 #
-# About three minutes on a 2-core machine (well under ten). Set N (entries
-# per end-to-end run, default 1000000), RUNS (runs per contender, default 3)
-# or SCALING_N (default 400000) to change it. Raw outputs go to a temporary
+# About eight minutes on a 2-core machine. Set N (entries per end-to-end
+# run, default 1000000), RUNS (runs per contender, default 3) or SCALING_N
+# (default 400000) to change it. Raw outputs go to a temporary
 # directory, named at the end; the chart to benchmarks/entries-per-second.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +36,13 @@ go test -run XXX -bench 'AddingFields|AccumulatedContext|WithoutFields|Encoder$'
 
 echo
 echo "== B. ring: one op is one 200-byte record through the queue"
-go test -run XXX -bench . -benchmem -count=1 ./internal/ring | tee "$out/ring.txt"
+go test -run XXX -bench Queue -benchmem -count=1 ./internal/ring | tee "$out/ring.txt"
+
+echo
+echo "== B2. ring memory: a 64 MiB backlog in mapped and in Go heap segments, a process each"
+for kind in mmap heap; do
+	go test -run XXX -bench "BacklogMemory/$kind" -benchtime 1x -count=1 ./internal/ring | tee -a "$out/ring-memory.txt"
+done
 
 echo
 echo "== C. end to end, zapsls and zap to a file (go test; the slstest server in a child process)"
@@ -53,6 +62,10 @@ echo
 echo "== C3. chart"
 "$out/zapsls-bench" -chart benchmarks/entries-per-second.png -results "$out/all.jsonl"
 echo "benchmarks/entries-per-second.png"
+
+echo
+echo "== D. memory: idle, steady and burst, each contender in fresh processes"
+"$out/zapsls-bench" -memory -runs "$RUNS" | tee "$out/memory.md"
 
 echo
 echo "raw outputs: $out"

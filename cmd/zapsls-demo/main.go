@@ -117,7 +117,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		}
 	}
 	// Memory: in a burst the Writer's buffer fills up to its cap
-	// (BufferBytes, 32 MiB by default), and the Go GC lets garbage grow to
+	// (BufferBytes, 16 MiB by default), and the Go GC lets garbage grow to
 	// about the live heap again before collecting. A 16 MiB buffer here and
 	// a soft memory limit in main keep the demo, endpoint included, under
 	// 100 MB at any -n; see README.md.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -114,4 +115,30 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Paced logs rate entries per second through logger from one goroutine
+// for d, a hundredth of the rate every 10 ms, and returns how many it
+// logged.
+func (w *Workload) Paced(logger *zap.Logger, rate int, d time.Duration) int {
+	const tick = 10 * time.Millisecond
+	perTick := max(rate/int(time.Second/tick), 1)
+	fields := make([]zap.Field, len(w.keys))
+	n := 0
+	start := time.Now()
+	for k := 1; ; k++ {
+		for j := 0; j < perTick; j++ {
+			vals := &w.values[n%variants]
+			for i := range fields {
+				fields[i] = zap.String(w.keys[i], vals[i])
+			}
+			logger.Info(message, fields...)
+			n++
+		}
+		next := start.Add(time.Duration(k) * tick)
+		if next.Sub(start) >= d {
+			return n
+		}
+		time.Sleep(time.Until(next))
+	}
 }
