@@ -96,6 +96,9 @@ type conflict struct {
 // conflictError lists the conflicting keys.
 type conflictError struct {
 	conflicts []conflict
+	// flags maps keys to the flag that names them (--pid-key), when the
+	// command knows it, to say how to write another key or none.
+	flags map[string]string
 }
 
 func (e *conflictError) Error() string {
@@ -103,8 +106,11 @@ func (e *conflictError) Error() string {
 	fmt.Fprintf(&b, "the logstore indexes %s zapsls writes with another type:", plural(len(e.conflicts), "of the keys", "key"))
 	for _, c := range e.conflicts {
 		fmt.Fprintf(&b, "\n  key %q: the logstore indexes it as %s, zapsls derives %s", c.key, c.existing, c.derived)
+		if flag, ok := e.flags[c.key]; ok {
+			fmt.Fprintf(&b, " (%s NAME writes it under another name, %s \"\" leaves it out: give the same flags as the application's encoder)", flag, flag)
+		}
 	}
-	b.WriteString("\nnothing was changed: --force replaces those keys' configuration with zapsls's (SLS indexes only the logs written after the change that way), or have zapsls write other key names (the --*-key flags)")
+	b.WriteString("\nnothing was changed: --force replaces those keys' configuration with zapsls's (SLS indexes only the logs written after the change that way), or have zapsls write other key names (the --*-key flags, as the application's encoder has them)")
 	return b.String()
 }
 

@@ -40,6 +40,7 @@ type doctor struct {
 	hc       *http.Client // the injected client (tests), or nil
 	timeout  time.Duration
 	env      func(string) string
+	creds    sls.CredentialsProvider // once found: scrubbed from every line
 	failures int
 }
 
@@ -49,6 +50,10 @@ func (d *doctor) report(verdict, check, found, fix string) {
 	line := fmt.Sprintf("%-4s %-11s %s", verdict, check, found)
 	if fix != "" {
 		line += " -- fix: " + fix
+	}
+	if d.creds != nil {
+		// SLS's messages may quote the access key id.
+		line = scrubCredentials(line, d.creds)
 	}
 	fmt.Fprintln(d.out, line)
 	if verdict == verdictFail {
@@ -137,6 +142,7 @@ func (d *doctor) run(noWrite bool) {
 	}
 
 	creds, source, credErr := d.credentials()
+	d.creds = creds
 	if credErr != nil {
 		d.report(verdictFail, "credentials", credErr.Error(), "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or add credentials=default (the Alibaba Cloud chain) to the URL")
 	} else {

@@ -316,7 +316,7 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 		return 2
 	}
 	usageErr := func(err error) int {
-		fmt.Fprintf(stderr, "zapsls index: %v\n", err)
+		fmt.Fprintf(stderr, "zapsls index: %s\n", withoutPrefix(err))
 		return 2
 	}
 	encCfg, err := f.encoderConfig()
@@ -351,16 +351,61 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 		return 0
 	}
 
-	client, cleanup, err := newClient(cfg, env, hc, f.timeout)
+	client, creds, cleanup, err := newClient(cfg, env, hc, f.timeout)
 	if err != nil {
 		return usageErr(err)
 	}
 	defer cleanup()
 	if err := applyIndex(client, cfg.Project, cfg.Logstore, want, f.force, stdout); err != nil {
-		fmt.Fprintf(stderr, "zapsls index: %v\n", err)
+		msg := withoutPrefix(err)
+		var ce *conflictError
+		if errors.As(err, &ce) {
+			ce.flags = f.keyFlags(encCfg) // with the flags to give
+			msg = cfg.Project + "/" + cfg.Logstore + ": " + ce.Error()
+		}
+		// SLS's messages may quote the access key id (SignatureNotMatch
+		// quotes the Authorization header): scrubbed, as the library does.
+		fmt.Fprintf(stderr, "zapsls index: %s\n", scrubCredentials(msg, creds))
 		return 1
 	}
 	return 0
+}
+
+// keyFlags maps each key the flags name (EncoderConfig and FieldSet keys)
+// to its flag, for conflictError's advice.
+func (f *indexFlags) keyFlags(enc zapcore.EncoderConfig) map[string]string {
+	m := map[string]string{}
+	for _, k := range encoderKeyFlags {
+		if key := *k.ptr(&enc); key != "" {
+			m[key] = "--" + k.name
+		}
+	}
+	for flagName, key := range map[string]string{
+		"--file-key": f.fields.FileKey, "--line-key": f.fields.LineKey, "--pid-key": f.fields.PIDKey,
+		"--program-key": f.fields.ProgramKey, "--hostname-key": f.fields.HostnameKey,
+		"--level-number-key": f.fields.LevelNumberKey, "--file-name-key": f.fields.FileNameKey,
+		"--module-key": f.fields.ModuleKey, "--uptime-key": f.fields.UptimeKey,
+	} {
+		if key != "" && key != zapsls.FieldOff {
+			m[key] = flagName
+		}
+	}
+	return m
+}
+
+// scrubCredentials replaces the access key id, secret and token creds
+// hands out with "***" in text.
+func scrubCredentials(text string, creds sls.CredentialsProvider) string {
+	c, err := creds.GetCredentials()
+	if err != nil {
+		return text
+	}
+	for _, secret := range []string{c.AccessKeySecret, c.SecurityToken, c.AccessKeyID} {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "***")
+		}
+	}
+	return text
 }
 
 // urlKeys are the LogGroup fields the sink URL sets, which SLS stores as
@@ -413,17 +458,17 @@ var (
 // newClient builds the SDK client for cfg's endpoint. Credentials come as
 // a Writer finds them: from the source of the URL's credentials parameter,
 // else from the environment.
-func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, timeout time.Duration) (sls.ClientInterface, func(), error) {
+func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, timeout time.Duration) (sls.ClientInterface, sls.CredentialsProvider, func(), error) {
 	var creds sls.CredentialsProvider
 	if cfg.CredentialsFrom != "" {
 		var err error
 		if creds, err = zapsls.NewCredentialsProvider(cfg.CredentialsFrom, cfg.RAMRole); err != nil {
-			return nil, nil, fmt.Errorf("the URL's credentials parameter: %v", err)
+			return nil, nil, nil, fmt.Errorf("the URL's credentials parameter: %s", withoutPrefix(err))
 		}
 	} else {
 		ak, secret, token := env(zapsls.EnvAccessKeyID), env(zapsls.EnvAccessKeySecret), env(zapsls.EnvSecurityToken)
 		if ak == "" || secret == "" {
-			return nil, nil, fmt.Errorf("no credentials: set %s and %s, or add credentials=default (the Alibaba Cloud chain) to the URL", zapsls.EnvAccessKeyID, zapsls.EnvAccessKeySecret)
+			return nil, nil, nil, fmt.Errorf("no credentials: set %s and %s, or add credentials=default (the Alibaba Cloud chain) to the URL", zapsls.EnvAccessKeyID, zapsls.EnvAccessKeySecret)
 		}
 		creds = sls.NewStaticCredentialsProvider(ak, secret, token)
 	}
@@ -431,7 +476,7 @@ func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, time
 	if hc == nil {
 		var err error
 		if hc, err = newHTTPClient(cfg.Endpoint, timeout); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cleanup = hc.CloseIdleConnections
 	}
@@ -445,13 +490,13 @@ func newClient(cfg zapsls.Config, env func(string) string, hc *http.Client, time
 	case "", "v1", "1":
 	case "v4", "4":
 		if cfg.Region == "" {
-			return nil, nil, errors.New("the URL asks for signatureVersion v4, which needs region=REGION")
+			return nil, nil, nil, errors.New("the URL asks for signatureVersion v4, which needs region=REGION")
 		}
 		c.AuthVersion, c.Region = sls.AuthV4, cfg.Region
 	default:
-		return nil, nil, fmt.Errorf("the URL's signatureVersion %q: want v1 or v4", cfg.SignatureVersion)
+		return nil, nil, nil, fmt.Errorf("the URL's signatureVersion %q: want v1 or v4", cfg.SignatureVersion)
 	}
-	return c.WithCredentialsProvider(creds), cleanup, nil
+	return c.WithCredentialsProvider(creds), creds, cleanup, nil
 }
 
 // newHTTPClient returns a client for endpoint. The SDK addresses
