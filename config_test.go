@@ -3,7 +3,9 @@ package zapsls
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +250,38 @@ func TestConfigFromURLRefuses(t *testing.T) {
 	} {
 		_, err := ConfigFromURL("sls://h/p/s?" + tc.query)
 		requireConfigError(t, err, tc.field, tc.text)
+	}
+}
+
+// README.md's Config reference has a row for every field of the Config
+// table, with its URL parameter: the table and the reference cannot drift.
+func TestREADMEConfigReferenceListsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	text := string(readme)
+	start := strings.Index(text, "## Config reference")
+	require.GreaterOrEqual(t, start, 0)
+	section := text[start:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	names, params := map[string]bool{}, map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		cols := strings.Split(line, "|")
+		if !strings.HasPrefix(line, "| `") || len(cols) < 4 {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`(\\w+)`").FindAllStringSubmatch(cols[1], -1) {
+			names[m[1]] = true
+		}
+		for _, m := range regexp.MustCompile("`([\\w.]+)=`").FindAllStringSubmatch(cols[2], -1) {
+			params[m[1]] = true
+		}
+	}
+	for _, f := range configFields {
+		assert.True(t, names[f.field], "README.md's Config reference has no row for %s", f.field)
+		if f.param != "" {
+			assert.True(t, params[f.param], "README.md's Config reference does not give %s's URL parameter %s=", f.field, f.param)
+		}
 	}
 }
