@@ -45,7 +45,7 @@ func TestEntryOutsideTheTimeWindowIsRepaired(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv.Reset()
-			w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Minute }) // one batch, sealed by Sync
+			w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Hour }) // sealed by Sync
 			core := NewCore(NewEncoder(testEncoderConfig(), WithFieldSet(FieldSet{})), w, zapcore.DebugLevel)
 			normal := zap.New(core, zap.ErrorOutput(zapcore.AddSync(io.Discard)))
 			skewed := zap.New(core, zap.ErrorOutput(zapcore.AddSync(io.Discard)), zap.WithClock(offsetClock{tc.offset}))
@@ -62,7 +62,8 @@ func TestEntryOutsideTheTimeWindowIsRepaired(t *testing.T) {
 
 			logs := srv.Logs()
 			require.Len(t, logs, 10, "all ten arrive")
-			assert.Len(t, srv.Requests(), 1, "in one batch")
+			// Usually one batch; however they are split, the batch holding
+			// the odd entry would be refused whole without the repair.
 			assert.Empty(t, srv.Rejections())
 			st := w.Stats()
 			assert.Equal(t, uint64(10), st.Delivered)
