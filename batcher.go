@@ -63,6 +63,11 @@ func (bt *batcher) run() {
 	for {
 		var full *openBatch
 		now := time.Now()
+		// Read before draining: every entry before flushTo was committed
+		// before the Sync that set it, so this drain takes them all, and
+		// sealing below for it never cuts its entries into two batches (a
+		// Sync between the drain and a later read did, under load).
+		flushTo := bt.ledger.flushTo.Load()
 		end := bt.buf.Drain(func(rec ring.Record) bool {
 			r := bt.routes.get(rec.Tag())
 			n := rec.Len()
@@ -106,7 +111,6 @@ func (bt *batcher) run() {
 		// Seal what is due: lingered long enough, asked for by a Sync, or
 		// the final pass; and, should many routes hold open batches, the
 		// largest while they hold more than two batches' worth.
-		flushTo := bt.ledger.flushTo.Load()
 		for _, ob := range open {
 			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger {
 				seal(ob)
