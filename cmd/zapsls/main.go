@@ -39,7 +39,9 @@
 // application logs. --json-key and --kv-key NAME:TYPE add keys that
 // WithMessageJSON and WithMessageKV extract from messages, named as the
 // message has them; --message-json-prefix, --message-json-suffix,
-// --message-kv-prefix and --message-kv-suffix are their Extract's affixes. With --url,
+// --message-kv-prefix and --message-kv-suffix are their Extract's affixes.
+// The URL's lines.KEY parameters (Config.Lines: affixes, root, derived
+// fields, extraction affixes) count where no flag is given. With --url,
 // the URL's topic and tags are indexed too, as __topic__ and __tag__:KEY.
 //
 // Its subcommand doctor checks that a sink URL can deliver, before an
@@ -172,6 +174,36 @@ type indexFlags struct {
 	builtinPrefix, builtinSuffix, builtinRoot string
 	messageJSON, messageKV                    zapsls.Extract
 	jsonKeys, kvKeys                          keyList
+}
+
+// addLineOptions takes from the sink URL's lines.KEY parameters what the
+// Writer does to the entries' keys (affixes, root, derived FieldSet keys,
+// the extractions' affixes) where no flag says otherwise: the logstore
+// then holds the keys as the Writer rewrote them.
+func (f *indexFlags) addLineOptions(o zapsls.LineOptions) {
+	or := func(flag *string, url string) {
+		if *flag == "" || *flag == zapsls.FieldOff {
+			if url != "" && url != zapsls.FieldOff {
+				*flag = url
+			}
+		}
+	}
+	or(&f.builtinPrefix, o.BuiltinPrefix)
+	or(&f.builtinSuffix, o.BuiltinSuffix)
+	or(&f.builtinRoot, o.BuiltinRoot)
+	or(&f.fields.LevelNumberKey, o.LevelNumberKey)
+	or(&f.fields.FileNameKey, o.FileNameKey)
+	or(&f.fields.ModuleKey, o.ModuleKey)
+	or(&f.fields.UptimeKey, o.UptimeKey)
+	for _, x := range []struct {
+		flag *zapsls.Extract
+		url  *zapsls.Extract
+	}{{&f.messageJSON, o.MessageJSON}, {&f.messageKV, o.MessageKV}} {
+		if x.url != nil {
+			or(&x.flag.Prefix, x.url.Prefix)
+			or(&x.flag.Suffix, x.url.Suffix)
+		}
+	}
 }
 
 // encoderOptions are the NewEncoder options the flags describe.
@@ -330,6 +362,7 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 			return usageErr(err)
 		}
 		extra = append(extra, urlKeys(cfg)...)
+		f.addLineOptions(cfg.Lines)
 	} else if f.apply {
 		return usageErr(fmt.Errorf("--apply needs the logstore: give --url or set %s", envURL))
 	}

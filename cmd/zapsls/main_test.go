@@ -560,3 +560,18 @@ func TestApplyTakesTheSinkURLsDestination(t *testing.T) {
 	_, ok = srv.Index("proj", "store")
 	require.False(t, ok)
 }
+
+func TestDryRunLineOptionsFromTheURL(t *testing.T) {
+	res := runCmd(t, noEnv, nil, "index", "--pid-key=", "--program-key=", "--hostname-key=", "--caller-key=", "--stacktrace-key=", "--name-key=",
+		"--url", "sls://example.com/proj/store?lines.builtinPrefix=_&lines.levelNumberKey=levelno&lines.uptimeKey=up&lines.messageKV.prefix=kv.",
+		"--kv-key", "took:long")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, map[string]string{
+		"_msg": "text", "_level": "text", "_ts": "double", "_levelno": "long", "_up": "long", "kv.took": "long",
+	}, keyTypes(t, res.stdout))
+	// A flag wins over the URL.
+	res = runCmd(t, noEnv, nil, "index", "--pid-key=", "--program-key=", "--hostname-key=", "--builtin-root", "meta",
+		"--url", "sls://example.com/proj/store?lines.builtinRoot=other")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, map[string]string{"meta": "json"}, keyTypes(t, res.stdout))
+}
