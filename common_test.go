@@ -164,6 +164,10 @@ func (r *relReports) add(err error) {
 		r.failed += e.Entries
 	case *SpoolError:
 		r.spooled += e.Entries
+	case *CoalescedError: // reports OnError received only as counts
+		r.dropped += e.Dropped
+		r.failed += e.Failed
+		r.spooled += e.Spooled
 	default:
 		if strings.Contains(err.Error(), "retrying in") {
 			r.retries++

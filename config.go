@@ -55,7 +55,10 @@ const (
 const (
 	// OnFullBlock makes Write wait for space while the sender makes
 	// progress, and drop the entry (counted in Stats.Dropped and reported)
-	// when BlockTimeout passes without the sender freeing any.
+	// when BlockTimeout passes without the sender freeing any. Such a
+	// timeout marks the sender stalled: later Writes that find the buffer
+	// full drop at once, without waiting, until the sender frees space
+	// again, so a stall costs callers one BlockTimeout, not one per call.
 	OnFullBlock = "block"
 	// OnFullDrop drops the newest entry at once.
 	OnFullDrop = "drop"
@@ -147,10 +150,11 @@ type Config struct {
 	// MaxBatchBytes when that is more; it must be at least twice
 	// MaxBatchBytes.
 	BufferBytes int `json:"bufferBytes" yaml:"bufferBytes"`
-	// OnFull is what Write does when the ring is full: "block" (default)
+	// OnFull is what Write does when the buffer is full: "block" (default)
 	// waits for space, and drops only when BlockTimeout passes without the
-	// sender freeing any (a stalled sender, not a busy one); "drop" drops
-	// at once.
+	// sender freeing any (a stalled sender, not a busy one), after which
+	// Writes drop at once until the sender frees space again (see
+	// OnFullBlock); "drop" drops at once.
 	OnFull       string        `json:"onFull" yaml:"onFull"`
 	BlockTimeout time.Duration `json:"blockTimeout" yaml:"blockTimeout"`
 
@@ -208,12 +212,16 @@ type Config struct {
 	// records none). NewWriter refuses control characters.
 	UserAgent string `json:"userAgent" yaml:"userAgent"`
 	// OnError receives every background error: failed, spooled or dropped
-	// entries, and each retried attempt (*RetryError). It is called from
-	// the Writer's goroutines or from Write, before any Sync reports the
-	// same failure; it must be safe for concurrent use, must not block for
-	// long, and must not log through a logger that writes to this Writer.
-	// The default writes to stderr, at most one line per second, with
-	// counts of what it skipped.
+	// entries, and each retried attempt (*RetryError). It is called on one
+	// goroutine of the Writer's own, never on a logging goroutine, one
+	// report at a time, before any Sync returns the same failure. It may
+	// log, even into this Writer: an entry it logs never waits for buffer
+	// space (when the buffer is full it is dropped and counted in
+	// Stats.ReportsSuppressed, not reported again). Reports that come faster
+	// than it takes them are coalesced into one *CoalescedError
+	// (Stats.ReportsCoalesced); reports after Close are only counted. The
+	// default writes to stderr, at most one line per second, with counts of
+	// what it skipped.
 	OnError func(error) `json:"-" yaml:"-"`
 	// OnDelivered, when set, is called once for each batch SLS
 	// acknowledged (HTTP 200), with what it held and how it went (see

@@ -1,8 +1,6 @@
 package zapsls
 
 import (
-	"bytes"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -14,18 +12,11 @@ import (
 	"github.com/zapsls/zapsls/slstest"
 )
 
-// goroutineID is the number runtime.Stack prints for the calling goroutine.
-func goroutineID() string {
-	buf := make([]byte, 64)
-	buf = buf[:runtime.Stack(buf, false)]
-	return string(bytes.Fields(buf)[1])
-}
-
 // deliveries collects what OnDelivered receives, and on which goroutine.
 type deliveries struct {
 	mu         sync.Mutex
 	got        []Delivery
-	goroutines map[string]bool
+	goroutines map[uint64]bool
 }
 
 func (d *deliveries) add(x Delivery) {
@@ -33,12 +24,12 @@ func (d *deliveries) add(x Delivery) {
 	defer d.mu.Unlock()
 	d.got = append(d.got, x)
 	if d.goroutines == nil {
-		d.goroutines = map[string]bool{}
+		d.goroutines = map[uint64]bool{}
 	}
 	d.goroutines[goroutineID()] = true
 }
 
-func (d *deliveries) snapshot() ([]Delivery, map[string]bool) {
+func (d *deliveries) snapshot() ([]Delivery, map[uint64]bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]Delivery(nil), d.got...), d.goroutines
@@ -107,7 +98,7 @@ func TestOnDeliveredPerBatch(t *testing.T) {
 func TestOnDeliveredReplayedBatch(t *testing.T) {
 	dir := t.TempDir()
 	down := slstest.NewServer(slstest.Options{})
-	down.RefuseConnections()
+	down.FailFor(time.Hour, slstest.Fault{Status: 503})
 	w1, _ := newTestWriter(t, down, func(c *Config) { c.SpoolDir = dir; c.RetryTimeout = 200 * time.Millisecond })
 	_, err := w1.Write([]byte(`{"msg":"spooled"}`))
 	require.NoError(t, err)

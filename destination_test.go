@@ -238,7 +238,7 @@ func TestDestinationFailingLogstoreNeverBlocksTheOthers(t *testing.T) {
 func TestDestinationSpoolReplaysEachBatchToItsOwn(t *testing.T) {
 	dir := t.TempDir()
 	down := slstest.NewServer(slstest.Options{})
-	down.RefuseConnections()
+	down.FailFor(time.Hour, slstest.Fault{Status: 503})
 	w1, _ := newTestWriter(t, down, func(c *Config) {
 		c.SpoolDir = dir
 		c.RetryTimeout = 200 * time.Millisecond

@@ -30,8 +30,16 @@ type PutLogsError struct {
 	// waiting: this is its last failure so far, not its fate.
 	Pending bool
 
-	hadToken bool // the attempt carried a security token
-	badCert  bool // the endpoint's TLS certificate did not verify
+	// Hint says what to change when the failure is a misconfiguration
+	// zapsls can recognise: the endpoint speaks the other scheme, its host
+	// does not resolve, nothing listens at its port.
+	Hint string
+
+	hadToken    bool      // the attempt carried a security token
+	badCert     bool      // the endpoint's TLS certificate did not verify
+	wrongScheme bool      // HTTP against HTTPS or the reverse
+	unreachable bool      // the host does not resolve, or refuses connections
+	started     time.Time // when the attempt began
 }
 
 func (e *PutLogsError) Error() string {
@@ -52,6 +60,9 @@ func (e *PutLogsError) Error() string {
 	}
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " (hint: %s)", e.Hint)
 	}
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)

@@ -1,6 +1,7 @@
 package zapsls
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,9 +22,9 @@ import (
 // All methods are safe for concurrent use; mu guards everything but
 // flushTo.
 type ledger struct {
-	stats  *counters
-	report func(error) // OnError
-	spool  *spool      // nil without SpoolDir
+	stats *counters
+	rep   *reporter // OnError
+	spool *spool    // nil without SpoolDir
 	// onDelivered is Config.OnDelivered, or nil; set before any batch.
 	onDelivered func(Delivery)
 
@@ -39,6 +40,14 @@ type ledger struct {
 	waiters   map[*flushWaiter]struct{} // Syncs and Closes waiting now
 	lastErr   string
 	lastErrAt time.Time
+	// unreachable is the last attempt's failure when it got no answer
+	// because the endpoint is unreachable (its host does not resolve, its
+	// port refuses connections), until an attempt gets an HTTP answer.
+	// Sync and Close do not wait for batches while it is set.
+	unreachable *PutLogsError
+	// retryNow is closed (and replaced) to cut the posters' backoff short:
+	// a Sync finding the endpoint unreachable asks for a fresh attempt.
+	retryNow chan struct{}
 }
 
 // failure is a failed batch or a drop not yet reported by a Sync. It
@@ -59,10 +68,11 @@ type flushWaiter struct {
 // maxFailures bounds the failures kept while nobody calls Sync.
 const maxFailures = 1024
 
-func newLedger(stats *counters, report func(error), sp *spool, open uint64) *ledger {
+func newLedger(stats *counters, rep *reporter, sp *spool, open uint64) *ledger {
 	return &ledger{
-		stats: stats, report: report, spool: sp, open: open,
+		stats: stats, rep: rep, spool: sp, open: open,
 		progress: make(chan struct{}),
+		retryNow: make(chan struct{}),
 		waiters:  map[*flushWaiter]struct{}{},
 	}
 }
@@ -125,7 +135,7 @@ func (l *ledger) resolve(b *batch, err error) {
 		l.stats.wireBytes.Add(uint64(len(b.body)))
 		// On the poster's goroutine, before the Syncs waiting for b wake.
 		l.delivered(b, false)
-	case l.spool != nil && spoolable(err) && l.spool.keep(b, l.stats, l.report):
+	case l.spool != nil && spoolable(err) && l.spool.keep(b, l.stats, l.rep.report):
 		l.stats.spooled.Add(n)
 		b.route.spooled.Add(n)
 		err = &SpoolError{Entries: b.count, Dir: l.spool.dir, Cause: err}
@@ -137,7 +147,7 @@ func (l *ledger) resolve(b *batch, err error) {
 	if err != nil {
 		// Before the Syncs waiting for b wake: whoever sees a Sync fail has
 		// seen OnError called with the cause.
-		l.report(err)
+		l.rep.report(err)
 	}
 	l.mu.Lock()
 	for i, x := range l.inflight {
@@ -148,6 +158,10 @@ func (l *ledger) resolve(b *batch, err error) {
 	}
 	if err != nil {
 		l.addFailureLocked(failure{before: b.first + 1, err: err})
+	}
+	var pe *PutLogsError
+	if err == nil || errors.As(err, &pe) {
+		l.reachedLocked(pe)
 	}
 	l.broadcastLocked()
 	l.mu.Unlock()
@@ -168,7 +182,7 @@ func (l *ledger) resolveReplay(b *batch, err error) {
 	}
 	err = l.spool.replayFailed(b.spoolFile, err)
 	l.note(err)
-	l.report(err)
+	l.rep.report(err)
 }
 
 // delivered tells OnDelivered about b, which SLS acknowledged. b.body is
@@ -203,7 +217,36 @@ func (l *ledger) retrying(b *batch, err *PutLogsError) {
 	l.mu.Lock()
 	b.lastErr = err
 	l.noteLocked(err)
+	l.reachedLocked(err)
 	l.mu.Unlock()
+}
+
+// reachedLocked keeps whether the endpoint is unreachable, from the
+// failure of an attempt (nil: it succeeded). A change wakes the Syncs.
+func (l *ledger) reachedLocked(err *PutLogsError) {
+	switch {
+	case err != nil && err.unreachable:
+		l.unreachable = err // the latest: Syncs compare when it began
+		l.broadcastLocked()
+	case err == nil || err.Status != 0:
+		l.unreachable = nil // the endpoint answered
+	}
+}
+
+// backoffCut returns the channel that cuts the posters' current backoff
+// short.
+func (l *ledger) backoffCut() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.retryNow
+}
+
+// isUnreachable reports whether the endpoint is unreachable now: Close
+// then gives up on retries at once instead of at its deadline.
+func (l *ledger) isUnreachable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.unreachable != nil
 }
 
 // dropped records an entry that never entered the buffer, written before
@@ -279,17 +322,37 @@ func (l *ledger) wait(target uint64, deadline time.Time, enqueued uint64, kick f
 	l.requestFlush(target)
 	kick()
 
+	began := time.Now()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	timedOut := false
+	timedOut, kicked := false, false
 	for {
 		l.mu.Lock()
+		// An unreachable endpoint (its host does not resolve, its port
+		// refuses) will not deliver before the deadline either: once an
+		// attempt begun after this Sync confirms it, say so, with the
+		// hint, rather than make the caller wait (a zap ErrorOutput on
+		// this Writer syncs after every failed write). The posters retry
+		// at once for a Sync, so that costs a round trip.
+		if l.unreachable != nil && l.settledLocked() < target {
+			if l.unreachable.started.After(began) {
+				timedOut = true
+			} else if !kicked {
+				close(l.retryNow)
+				l.retryNow = make(chan struct{})
+				kicked = true
+			}
+		}
 		if l.settledLocked() >= target || timedOut {
 			err := l.takeFailuresLocked(target, self)
 			if timedOut {
 				err = l.addPendingLocked(err, target, enqueued)
 			}
 			l.mu.Unlock()
+			// Whoever sees a Sync return has seen OnError called with
+			// what was reported before: the causes of a failure it returns
+			// were reported before the ledger had them.
+			l.rep.flushed(deadline)
 			if err == nil {
 				return nil
 			}

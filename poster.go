@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
@@ -45,10 +46,13 @@ type poster struct {
 	// the backoff: the ledger keeps it for Sync and Stats.LastError, and
 	// OnError hears of it.
 	retrying func(b *batch, err *PutLogsError, delay time.Duration)
+	// backoffCut returns a channel closed when a Sync wants the next
+	// attempt now rather than after the backoff.
+	backoffCut func() <-chan struct{}
 }
 
-func newPoster(cfg *Config, stats *counters, retrying func(*batch, *PutLogsError, time.Duration)) *poster {
-	p := &poster{cfg: cfg, client: cfg.HTTPClient, stats: stats, retrying: retrying}
+func newPoster(cfg *Config, stats *counters, retrying func(*batch, *PutLogsError, time.Duration), backoffCut func() <-chan struct{}) *poster {
+	p := &poster{cfg: cfg, client: cfg.HTTPClient, stats: stats, retrying: retrying, backoffCut: backoffCut}
 	if p.client == nil {
 		p.client, p.ownClient = newHTTPClient(*cfg), true
 	}
@@ -99,12 +103,13 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 		if ctx.Err() != nil {
 			return giveUp(b, last, "writer closed before delivery")
 		}
+		started := time.Now()
 		res := p.attempt(ctx, b)
 		if res == nil {
 			b.attempts, b.latency = attempt, time.Since(began)
 			return nil
 		}
-		res.Entries, res.Attempts = b.count, attempt
+		res.Entries, res.Attempts, res.started = b.count, attempt, started
 		res.Project, res.Logstore = b.route.dest.Project, b.route.dest.Logstore
 		last = res
 		kind := classify(res)
@@ -118,9 +123,11 @@ func (p *poster) post(ctx context.Context, b *batch) error {
 			return res
 		}
 		p.stats.retries.Add(1)
+		cut := p.backoffCut() // before retrying: a Sync that sees it asks for the next attempt now
 		p.retrying(b, res, delay)
 		select {
 		case <-time.After(delay):
+		case <-cut:
 		case <-ctx.Done():
 		}
 	}
@@ -157,6 +164,11 @@ const (
 // expired token: the provider may have a fresh one by the next attempt);
 // report everything else at once.
 func classify(e *PutLogsError) failureKind {
+	if e.wrongScheme {
+		// HTTPS against an HTTP endpoint or the reverse: every attempt
+		// will fail the same way.
+		return permanent
+	}
 	if e.badCert {
 		// Not a network hiccup: the endpoint is not who it says, or the
 		// client does not trust it. Retrying changes neither; report it
@@ -273,7 +285,9 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 	resp, err := p.client.Do(req)
 	p.stats.inflight.Add(-1)
 	if err != nil {
-		return &PutLogsError{Message: networkError(err), badCert: certificateError(err)}
+		e := &PutLogsError{Message: networkError(err), badCert: certificateError(err)}
+		e.Hint, e.wrongScheme, e.unreachable = diagnose(err)
+		return e
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -291,6 +305,10 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 		e.Code, e.Message = answer.Code, answer.Message
 	} else {
 		e.Message = strings.TrimSpace(string(body))
+		if resp.StatusCode == http.StatusBadRequest && strings.Contains(e.Message, "HTTP request to an HTTPS server") {
+			// Go's and nginx's answer to plain HTTP on a TLS port.
+			e.Hint, e.wrongScheme = "the endpoint speaks HTTPS: write https:// (or no scheme) in Endpoint, or drop protocol=http from the sls:// URL", true
+		}
 	}
 	// Scrub before cutting, so that no fragment of a credential survives.
 	e.Message = scrub(e.Message, creds)
@@ -413,4 +431,24 @@ func networkError(err error) string {
 		return "timeout: " + err.Error()
 	}
 	return err.Error()
+}
+
+// diagnose explains a request that got no HTTP answer, when the cause is
+// one a user must fix: a hint saying what to change, whether the endpoint
+// speaks the other scheme (never worth a retry), and whether it is
+// unreachable (a host that does not resolve, a port nothing listens on:
+// worth retrying in the background, since DNS and servers come back, but
+// not worth making Sync and Close wait; see ledger.unreachable).
+func diagnose(err error) (hint string, wrongScheme, unreachable bool) {
+	var dnsErr *net.DNSError
+	var tlsRecord tls.RecordHeaderError
+	switch {
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"), errors.As(err, &tlsRecord):
+		return "the endpoint speaks HTTP: write http:// in Endpoint, or protocol=http in the sls:// URL", true, false
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "the endpoint's host does not resolve: check Endpoint (a region's host such as cn-hangzhou.log.aliyuncs.com, its -intranet form only inside Alibaba Cloud)", false, true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens at the endpoint's host and port: check Endpoint", false, true
+	}
+	return "", false, false
 }

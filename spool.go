@@ -381,8 +381,10 @@ func spoolable(err error) bool {
 	if !errors.As(err, &pe) {
 		return false
 	}
-	switch pe.Status {
-	case 0, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+	switch {
+	case pe.Status == 0, pe.wrongScheme: // nothing reached SLS
+		return true
+	case pe.Status == http.StatusUnauthorized, pe.Status == http.StatusForbidden, pe.Status == http.StatusNotFound:
 		return true
 	}
 	return pe.Retryable

@@ -17,7 +17,7 @@ import (
 func TestSpoolKeepsWhatTheEndpointRefusedAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	down := slstest.NewServer(slstest.Options{})
-	down.RefuseConnections()
+	down.FailFor(time.Hour, slstest.Fault{Status: 503}) // reachable: retried until the budget runs out
 	w1, errs := newTestWriter(t, down, func(c *Config) {
 		c.SpoolDir = dir
 		c.RetryTimeout = 300 * time.Millisecond
@@ -98,7 +98,7 @@ func TestSpoolCorruptAndForeignFiles(t *testing.T) {
 	dir := t.TempDir()
 	srv := slstest.NewServer(slstest.Options{})
 	defer srv.Close()
-	srv.RefuseConnections()
+	srv.FailFor(time.Hour, slstest.Fault{Status: 503})
 	w1, _ := newTestWriter(t, srv, func(c *Config) { c.SpoolDir = dir; c.RetryTimeout = 200 * time.Millisecond })
 	logN(newTestLogger(w1), "ok", 5)
 	_ = w1.Sync()
@@ -122,7 +122,7 @@ func TestSpoolCorruptAndForeignFiles(t *testing.T) {
 	foreign := strings.ReplaceAll(string(body), `test-logstore"`, `othr-logstore"`)
 	write("00000000000000000004-DD-5.batch", []byte(foreign))
 
-	srv.AcceptConnections()
+	srv.ClearFaults()
 	w2, errs := newTestWriter(t, srv, func(c *Config) { c.SpoolDir = dir })
 	require.True(t, srv.WaitLogs(5, 10*time.Second))
 	require.NoError(t, w2.Close())

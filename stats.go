@@ -11,6 +11,7 @@ type counters struct {
 	enqueued, delivered, dropped, failed, repaired  atomic.Uint64
 	retries, requests, batches, rawBytes, wireBytes atomic.Uint64
 	spooled, replayed, spoolEvicted                 atomic.Uint64
+	reportsCoalesced, reportsSuppressed             atomic.Uint64
 	inflight                                        atomic.Int64
 }
 
@@ -30,14 +31,23 @@ type Stats struct {
 	// SpoolDir within SpoolMaxBytes.
 	Replayed     uint64 `json:"replayed"`
 	SpoolEvicted uint64 `json:"spoolEvicted"`
-	Repaired     uint64 `json:"repaired"`  // entries whose keys or values were renamed, cut or made valid UTF-8, or whose time SLS would refuse was restamped
-	Retries      uint64 `json:"retries"`   // attempts that were retried
-	Requests     uint64 `json:"requests"`  // HTTP requests made
-	Batches      uint64 `json:"batches"`   // batches delivered
-	RawBytes     uint64 `json:"rawBytes"`  // uncompressed bytes delivered
-	WireBytes    uint64 `json:"wireBytes"` // compressed bytes delivered
-	Inflight     int    `json:"inflight"`  // requests in flight now
-	Buffered     int    `json:"buffered"`  // bytes of entries in the buffer now
+	Repaired     uint64 `json:"repaired"` // entries whose keys or values were renamed, cut or made valid UTF-8, or whose time SLS would refuse was restamped
+	// ReportsCoalesced counts reports OnError received only inside a
+	// *CoalescedError (they came faster than it took them);
+	// ReportsSuppressed, reports it never received: those raised while it
+	// ran by entries it logged into this Writer (delivering them would feed
+	// the failure), and those raised after Close (Write returned ErrClosed
+	// to its caller). Both kinds are counted in Dropped, Failed and
+	// Spooled like any other.
+	ReportsCoalesced  uint64 `json:"reportsCoalesced"`
+	ReportsSuppressed uint64 `json:"reportsSuppressed"`
+	Retries           uint64 `json:"retries"`   // attempts that were retried
+	Requests          uint64 `json:"requests"`  // HTTP requests made
+	Batches           uint64 `json:"batches"`   // batches delivered
+	RawBytes          uint64 `json:"rawBytes"`  // uncompressed bytes delivered
+	WireBytes         uint64 `json:"wireBytes"` // compressed bytes delivered
+	Inflight          int    `json:"inflight"`  // requests in flight now
+	Buffered          int    `json:"buffered"`  // bytes of entries in the buffer now
 	// BufferMemory is the memory the buffer holds now, in bytes: the
 	// segments that hold Buffered, and spare ones: what the peak of the
 	// last second used, and at least 1 MiB once it has been used (see
@@ -62,12 +72,15 @@ func (c *counters) snapshot() Stats {
 		Replayed:     c.replayed.Load(),
 		SpoolEvicted: c.spoolEvicted.Load(),
 		Repaired:     c.repaired.Load(),
-		Retries:      c.retries.Load(),
-		Requests:     c.requests.Load(),
-		Batches:      c.batches.Load(),
-		RawBytes:     c.rawBytes.Load(),
-		WireBytes:    c.wireBytes.Load(),
-		Inflight:     int(c.inflight.Load()),
+
+		ReportsCoalesced:  c.reportsCoalesced.Load(),
+		ReportsSuppressed: c.reportsSuppressed.Load(),
+		Retries:           c.retries.Load(),
+		Requests:          c.requests.Load(),
+		Batches:           c.batches.Load(),
+		RawBytes:          c.rawBytes.Load(),
+		WireBytes:         c.wireBytes.Load(),
+		Inflight:          int(c.inflight.Load()),
 	}
 }
 

@@ -2,6 +2,7 @@ package zapsls
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/multierr"
@@ -28,12 +29,44 @@ type Writer struct {
 	routes *routes     // the destinations; id 0 is the Config's
 	lines  *lineReader // reads what is not a framed Log; Config.Lines
 	stats  counters
-	report func(error) // OnError
+	report func(error) // hands a report to rep
+	rep    *reporter   // delivers reports to OnError
 	ledger *ledger
 	poster *poster
 	comp   *compressor
 	spool  *spool // nil without SpoolDir
 	life   *lifecycle
+	stall  stall // OnFull "block": whether the batcher is stalled
+}
+
+// stall is the full-buffer policy's memory of a stalled batcher
+// (Config.OnFull): once one blocked Write has waited BlockTimeout with no
+// space freed, the batcher is stalled (its posters cannot deliver), and
+// later Writes drop at once instead of each waiting BlockTimeout, until the
+// batcher frees space again. So the time callers spend blocked is bounded
+// per stall, not per call.
+type stall struct {
+	on   atomic.Bool
+	tail atomic.Uint64 // the buffer's tail when the stall began
+}
+
+// begin records a stall seen with the buffer's tail at tail.
+func (s *stall) begin(tail uint64) {
+	s.tail.Store(tail)
+	s.on.Store(true)
+}
+
+// stalled reports whether a stall is on: the buffer's tail, now tail, has
+// not moved since it began. A tail that moved ends it.
+func (s *stall) stalled(tail uint64) bool {
+	if !s.on.Load() {
+		return false
+	}
+	if tail != s.tail.Load() {
+		s.on.Store(false)
+		return false
+	}
+	return true
 }
 
 var _ zapcore.WriteSyncer = (*Writer)(nil)
@@ -47,10 +80,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, ep: ep, report: cfg.OnError, life: newLifecycle(), lines: newLineReader(cfg.Lines)}
-	if w.report == nil {
-		w.report = (&stderrReporter{}).report
-	}
+	w := &Writer{cfg: cfg, ep: ep, life: newLifecycle(), lines: newLineReader(cfg.Lines)}
 	if w.comp, err = newCompressor(cfg.Compression); err != nil {
 		return nil, err
 	}
@@ -70,12 +100,14 @@ func NewWriter(cfg Config) (*Writer, error) {
 		}
 	}
 	w.ring = ring.New(cfg.BufferBytes)
-	w.ledger = newLedger(&w.stats, w.report, w.spool, w.ring.Tail())
+	w.rep = newReporter(cfg.OnError, &w.stats)
+	w.report = w.rep.report
+	w.ledger = newLedger(&w.stats, w.rep, w.spool, w.ring.Tail())
 	w.ledger.onDelivered = cfg.OnDelivered
 	w.poster = newPoster(&w.cfg, &w.stats, func(b *batch, err *PutLogsError, delay time.Duration) {
 		w.ledger.retrying(b, err)
 		w.report(&RetryError{Delay: delay, Err: err})
-	})
+	}, w.ledger.backoffCut)
 
 	work := make(chan *batch)
 	bt := &batcher{
@@ -169,12 +201,14 @@ func (w *Writer) enqueue(frame []byte, repairs int, r *route) error {
 	if limit := w.maxEntry(r); len(frame) > limit {
 		return w.drop(fmt.Sprintf("entry too large: %d bytes, a batch holds at most %d", len(frame), limit), r)
 	}
-	var end uint64
-	var ok bool
-	if w.cfg.OnFull == OnFullBlock {
+	end, ok := w.ring.TryWrite(r.id, frame)
+	// An entry that OnError logs never waits: the reports behind it would
+	// wait too (DESIGN.md, "Reports").
+	if !ok && w.cfg.OnFull == OnFullBlock && !w.stall.stalled(w.ring.Tail()) && !w.rep.onReporter() {
 		end, ok = w.ring.Write(r.id, frame, w.cfg.BlockTimeout)
-	} else {
-		end, ok = w.ring.TryWrite(r.id, frame)
+		if !ok {
+			w.stall.begin(w.ring.Tail())
+		}
 	}
 	if !ok {
 		if w.life.closing.Load() {
@@ -201,7 +235,7 @@ func (w *Writer) drop(reason string, r *route) *DropError {
 	w.stats.dropped.Add(1)
 	r.dropped.Add(1)
 	err := &DropError{Entries: 1, Reason: reason}
-	w.report(err) // before a Sync can report it, as in ledger.resolve
+	w.report(err) // before the ledger has it, as in ledger.resolve
 	w.ledger.dropped(err, w.ring.Head())
 	return err
 }
@@ -231,6 +265,11 @@ func (w *Writer) Close() error {
 		deadline := time.Now().Add(w.cfg.CloseTimeout)
 		w.life.closing.Store(true)
 		err := w.flush(deadline)
+		if w.ledger.isUnreachable() {
+			// Retries would only eat the rest of CloseTimeout: what is not
+			// delivered is spooled or failed now, and reported.
+			w.life.abort()
+		}
 		close(w.life.stop)
 		w.ring.Close()
 		// Give up on retries at the deadline; the posters report what they
@@ -245,6 +284,7 @@ func (w *Writer) Close() error {
 		if w.spool != nil {
 			w.spool.close()
 		}
+		w.rep.close() // after every goroutine that reports
 		// What the final flush did not cover: entries that were pending
 		// or committed during it.
 		w.life.closeErr = mergeNotDelivered(err, w.ledger.takeAll())
