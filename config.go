@@ -191,7 +191,8 @@ type Config struct {
 	// credentials or the logstore) on disk, and the next Writer opening the
 	// directory delivers them first. SpoolMaxBytes bounds it (default 1
 	// GiB); past it the oldest files are deleted and counted in
-	// Stats.SpoolEvicted. Unix only (replay is guarded by flock).
+	// Stats.SpoolEvicted. Replay is guarded by a lock file
+	// (github.com/gofrs/flock: flock on Unix, LockFileEx on Windows).
 	SpoolDir      string `json:"spoolDir" yaml:"spoolDir"`
 	SpoolMaxBytes int    `json:"spoolMaxBytes" yaml:"spoolMaxBytes"`
 

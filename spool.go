@@ -10,11 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // The spool keeps batches that could not be delivered (Close's deadline
@@ -42,9 +45,9 @@ type spool struct {
 	maxBytes int64
 	project  string
 	logstore string
-	lock     *os.File // held while this Writer may replay; nil if another has it
-	routes   *routes  // the Writer's destinations: replayed batches go back to theirs
-	fs       spoolFS  // every change to dir goes through it
+	lock     *flock.Flock // held while this Writer may replay; nil if another has it
+	routes   *routes      // the Writer's destinations: replayed batches go back to theirs
+	fs       spoolFS      // every change to dir goes through it
 
 	mu    sync.Mutex
 	bytes int64 // size of the *.batch files in dir
@@ -347,6 +350,12 @@ func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, ne
 func (osFS) Remove(path string) error             { return os.Remove(path) }
 
 func (osFS) SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		// Windows cannot flush a directory handle (FlushFileBuffers
+		// needs write access, which a directory opened by os.Open lacks);
+		// NTFS journals renames and removals itself.
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
