@@ -114,6 +114,8 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	cfg1.AccessKeyID, cfg1.AccessKeySecret = "", ""
 	cfg1.Credentials = sls.NewStaticCredentialsProvider(slstest.DefaultAccessKeyID, secret, token)
 	cfg1.SpoolDir = dir
+	cfg1.RetryTimeout = 500 * time.Millisecond // retried a while, then spooled
+	cfg1.RetryBackoff, cfg1.RetryBackoffMax = 10*time.Millisecond, 50*time.Millisecond
 	cfg1.OnError = reports.add
 	printConfig(cfg1)
 	w1, err := NewWriter(cfg1)
@@ -137,6 +139,8 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	cfg2.AccessKeySecret = secret + "-wrong"
 	cfg2.SecurityToken = token
 	cfg2.SpoolDir = dir
+	cfg2.RetryTimeout = 500 * time.Millisecond // retried a while, then spooled
+	cfg2.RetryBackoff, cfg2.RetryBackoffMax = 10*time.Millisecond, 50*time.Millisecond
 	cfg2.OnError = reports.add
 	printConfig(cfg2)
 	w2, err := NewWriter(cfg2)

@@ -378,7 +378,7 @@ func run(work, file string, m mutant, testArgs []string) result {
 	return r
 }
 
-var failRE = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+var failRE = regexp.MustCompile(`--- FAIL: (\S+)`)
 
 // failingTests lists the tests go test reported failing, parents before
 // their subtests, each once.
