@@ -14,8 +14,8 @@
 // # Layout
 //
 // Positions are byte offsets that only grow. A record is an 8-byte header
-// (its length, with bit 32 set as the commit mark) followed by the record
-// bytes, padded to a multiple of 8. Position p lives in segment number
+// (its length in bits 0-31, bit 32 set as the commit mark, its tag in bits
+// 33-63) followed by the record bytes, padded to a multiple of 8. Position p lives in segment number
 // p/SegmentSize, at offset p%SegmentSize; segment number s is held in slot
 // s%len(table) of a table of atomic pointers. The segment size is a power of
 // two and a multiple of 8 and every record starts on an 8-byte boundary, so
