@@ -31,12 +31,15 @@ func Example_slog() {
 	}
 	defer w.Close() // delivers what is buffered, bounded by CloseTimeout
 
+	// README:begin
 	core := zapsls.NewCore(zapsls.NewEncoder(zap.NewProductionEncoderConfig()), w, zap.DebugLevel)
 	logger := slog.New(zapslog.NewHandler(core, zapslog.WithCaller(true)))
 	slog.SetDefault(logger)
 
 	req := logger.With("request_id", "r-7").WithGroup("http")
 	req.Info("served", "status", 200, slog.Group("user", "id", 42))
+	// arrives as: http.status=200 http.user.id=42 level=info msg=served request_id=r-7 caller=...
+	// README:end
 	logger.Warn("slow", "took_ms", 1500)
 
 	_ = w.Sync() // returns once SLS has acknowledged every entry
