@@ -79,8 +79,9 @@ func parseEndpoint(raw, project string) (endpoint, *ConfigError) {
 		if problem := checkHostname(hostname); problem != "" {
 			return fail("host %q: %s", hostname, problem)
 		}
-		if prefix := project + "."; project != "" && strings.HasPrefix(hostname, prefix) {
-			hostname = strings.TrimPrefix(hostname, prefix)
+		// Host names are case-insensitive: My-Project.cn-... is the project too.
+		if prefix := project + "."; project != "" && len(hostname) >= len(prefix) && strings.EqualFold(hostname[:len(prefix)], prefix) {
+			hostname = hostname[len(prefix):]
 			if checkHostname(hostname) != "" {
 				return fail("host %q: nothing after the project", u.Hostname())
 			}

@@ -107,6 +107,7 @@ func TestParseEndpoint(t *testing.T) {
 		{"cn-hangzhou.log.aliyuncs.com", "my-project", "https", "cn-hangzhou.log.aliyuncs.com", "my-project.cn-hangzhou.log.aliyuncs.com", "my-project.cn-hangzhou.log.aliyuncs.com"},
 		{"my-project.cn-hangzhou.log.aliyuncs.com", "my-project", "https", "cn-hangzhou.log.aliyuncs.com", "my-project.cn-hangzhou.log.aliyuncs.com", "my-project.cn-hangzhou.log.aliyuncs.com"},
 		{"https://my-project.cn-hangzhou.log.aliyuncs.com:443/", "my-project", "https", "cn-hangzhou.log.aliyuncs.com:443", "my-project.cn-hangzhou.log.aliyuncs.com:443", "my-project.cn-hangzhou.log.aliyuncs.com:443"},
+		{"My-Project.CN-Hangzhou.log.aliyuncs.com", "my-project", "https", "CN-Hangzhou.log.aliyuncs.com", "my-project.CN-Hangzhou.log.aliyuncs.com", "my-project.CN-Hangzhou.log.aliyuncs.com"},
 		// Only the whole first label is the project.
 		{"my-project2.cn-hangzhou.log.aliyuncs.com", "my-project", "https", "my-project2.cn-hangzhou.log.aliyuncs.com", "my-project.my-project2.cn-hangzhou.log.aliyuncs.com", "my-project.my-project2.cn-hangzhou.log.aliyuncs.com"},
 		{"http://cn-hangzhou-intranet.log.aliyuncs.com", "p-1", "http", "cn-hangzhou-intranet.log.aliyuncs.com", "p-1.cn-hangzhou-intranet.log.aliyuncs.com", "p-1.cn-hangzhou-intranet.log.aliyuncs.com"},
