@@ -325,7 +325,8 @@ func (l *ledger) wait(target uint64, deadline time.Time, enqueued uint64, kick f
 	began := time.Now()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	timedOut, kicked := false, false
+	timedOut := false
+	var kicked *PutLogsError // the failure a retry was last asked for
 	for {
 		l.mu.Lock()
 		// An unreachable endpoint (its host does not resolve, its port
@@ -337,10 +338,13 @@ func (l *ledger) wait(target uint64, deadline time.Time, enqueued uint64, kick f
 		if l.unreachable != nil && l.settledLocked() < target {
 			if l.unreachable.started.After(began) {
 				timedOut = true
-			} else if !kicked {
+			} else if l.unreachable != kicked {
+				// Each failure that began before this Sync asks for
+				// one more attempt; the first that began after it
+				// decides.
 				close(l.retryNow)
 				l.retryNow = make(chan struct{})
-				kicked = true
+				kicked = l.unreachable
 			}
 		}
 		if l.settledLocked() >= target || timedOut {

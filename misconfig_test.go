@@ -129,3 +129,36 @@ func TestDiagnose(t *testing.T) {
 		assert.Equal(t, tc.unreachable, unreachable, tc.err.Error())
 	}
 }
+
+// The same sls:// URL in OutputPaths and ErrorOutputPaths, the endpoint
+// refusing connections, onFull=drop: zap syncs its ErrorOutput after every
+// failed write, a full Writer.Sync, which must not turn each log call into
+// a SyncTimeout wait.
+func TestErrorOutputOnTheSameURLDoesNotStallLogCalls(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	t.Setenv(EnvAccessKeyID, slstest.DefaultAccessKeyID)
+	t.Setenv(EnvAccessKeySecret, slstest.DefaultAccessKeySecret)
+	srv.RefuseConnections()
+	sink := srv.URL("my-project", "my-logstore") + "&onFull=drop&bufferBytes=128KiB&maxBatchBytes=64KiB&syncTimeout=10s&closeTimeout=1s"
+	cfg := zap.NewProductionConfig()
+	cfg.OutputPaths = []string{sink}
+	cfg.ErrorOutputPaths = []string{sink}
+	cfg.Sampling = nil // every call writes
+	logger, err := cfg.Build()
+	require.NoError(t, err)
+	defer func() { _ = CloseSinks() }()
+
+	pad := strings.Repeat("p", 2000) // 4 MB in all: far beyond the buffer and the batches in flight
+	start := time.Now()
+	for i := range 2000 {
+		logger.Info("entry", zap.Int("i", i), zap.String("pad", pad))
+	}
+	took := time.Since(start)
+	w, ok := SinkWriter(sink)
+	require.True(t, ok)
+	s := w.Stats()
+	require.Positive(t, s.Dropped, "the buffer overflowed, so zap synced its ErrorOutput")
+	// Each such Sync costs a connection attempt, not SyncTimeout (10 s).
+	assert.Less(t, took, 10*time.Second, "2,000 log calls, %d dropped, took %v", s.Dropped, took)
+}

@@ -62,6 +62,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -74,6 +75,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
@@ -384,9 +386,19 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 		return 0
 	}
 
+	injected := hc != nil
 	client, creds, cleanup, err := newClient(cfg, env, hc, f.timeout)
 	if err != nil {
 		return usageErr(err)
+	}
+	if !injected {
+		// The SDK client retries an endpoint it cannot reach for the
+		// whole --timeout; find out in a round trip instead.
+		if err := reach(cfg, f.timeout); err != nil {
+			cleanup()
+			fmt.Fprintf(stderr, "zapsls index: %v\n", err)
+			return 1
+		}
 	}
 	defer cleanup()
 	if err := applyIndex(client, cfg.Project, cfg.Logstore, want, f.force, stdout); err != nil {
@@ -558,4 +570,47 @@ func newHTTPClient(endpoint string, timeout time.Duration) (*http.Client, error)
 		}
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+// reach checks, in a round trip, that cfg's endpoint can be reached as the
+// SDK client will reach it (PROJECT.HOST, or HOST itself for an IP address
+// or localhost): that the name resolves, the port accepts, and that the
+// endpoint speaks the scheme the URL asks for. Its errors say what to fix.
+func reach(cfg zapsls.Config, timeout time.Duration) error {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("endpoint %q: not a URL", cfg.Endpoint)
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if host != "localhost" && net.ParseIP(host) == nil {
+		host = cfg.Project + "." + host
+	}
+	addr := net.JoinHostPort(host, port)
+	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second)}
+	conn, err := dialer.Dial("tcp", addr)
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return fmt.Errorf("%s does not resolve: check the endpoint (REGION.log.aliyuncs.com, its -intranet form only inside Alibaba Cloud)", host)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%s refuses connections: nothing listens there; check the endpoint's host and port", addr)
+	case err != nil:
+		return fmt.Errorf("%s: %v", addr, err)
+	}
+	defer conn.Close()
+	if u.Scheme != "https" {
+		return nil
+	}
+	_ = conn.SetDeadline(time.Now().Add(dialer.Timeout))
+	// Only the scheme is checked here: any other handshake failure is left
+	// to the SDK's request, which reports it.
+	err = tls.Client(conn, &tls.Config{ServerName: u.Hostname()}).Handshake()
+	var rec tls.RecordHeaderError
+	if errors.As(err, &rec) {
+		return fmt.Errorf("%s does not speak TLS: for an HTTP endpoint add protocol=http to the URL", addr)
+	}
+	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
@@ -574,4 +576,28 @@ func TestDryRunLineOptionsFromTheURL(t *testing.T) {
 		"--url", "sls://example.com/proj/store?lines.builtinRoot=other")
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, map[string]string{"meta": "json"}, keyTypes(t, res.stdout))
+}
+
+// --apply against an endpoint it cannot reach says so in a round trip,
+// with what to fix, instead of retrying for --timeout.
+func TestApplyUnreachableFailsFast(t *testing.T) {
+	srv := newServer(t, slstest.Options{})
+	u, _ := url.Parse(srv.Endpoint())
+	for _, tc := range []struct {
+		name, url, want string
+		prepare         func()
+	}{
+		{"https against http", "sls://" + u.Host + "/proj/store?protocol=https", "does not speak TLS: for an HTTP endpoint add protocol=http", func() {}},
+		{"refused port", "sls://" + u.Host + "/proj/store?protocol=http", "refuses connections", srv.RefuseConnections},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.prepare()
+			var out, errb bytes.Buffer
+			start := time.Now()
+			code := run([]string{"index", "--apply", "--url", tc.url}, &out, &errb, credsEnv)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, errb.String(), tc.want)
+			assert.Less(t, time.Since(start), 10*time.Second, "the default --timeout is 30 s")
+		})
+	}
 }
