@@ -118,12 +118,9 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	}
 	// Memory: in a burst the Writer's buffer fills up to its cap
 	// (BufferBytes, 16 MiB by default), and the Go GC lets garbage grow to
-	// about the live heap again before collecting. A 16 MiB buffer here and
-	// a soft memory limit in main keep the demo, endpoint included, under
-	// 100 MB at any -n; see README.md.
-	if cfg.BufferBytes == 0 {
-		cfg.BufferBytes = demoBufferBytes
-	}
+	// about the live heap again before collecting: the soft memory limit
+	// in main keeps the demo, endpoint included, under 100 MB at any -n;
+	// see README.md.
 	writer, err := zapsls.NewWriter(cfg) // a bad setting fails here, naming the field
 	if err != nil {
 		fmt.Fprintln(stderr, "zapsls-demo:", err)
@@ -338,11 +335,8 @@ func handleRequests(ctx context.Context, logger *zap.Logger, worker, count int, 
 	}
 }
 
-// The demo's memory settings (see run).
-const (
-	demoBufferBytes = 16 << 20
-	demoMemoryLimit = 64 << 20
-)
+// demoMemoryLimit is the demo's soft memory limit (see run and main).
+const demoMemoryLimit = 48 << 20
 
 // keepLogs is how many of the entries the local endpoint keeps to show.
 const keepLogs = 10_000
