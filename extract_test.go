@@ -79,6 +79,8 @@ func TestMessageJSONExtraction(t *testing.T) {
 			[][2]string{{"level", "info"}, {"field___time__", "1"}}, 1},
 		{"invalid UTF-8 in values repaired, counted", Extract{DropMessage: true}, "{\"a\":\"x\xffy\",\"b\":[\"\xfe\"]}", nil,
 			[][2]string{{"level", "info"}, {"a", "x\uFFFDy"}, {"b", "[\"\uFFFD\"]"}}, 2},
+		{"invalid UTF-8 in a key repaired, counted", Extract{DropMessage: true}, "{\"k\xffey\":\"v\"}", nil,
+			[][2]string{{"level", "info"}, {"k\uFFFDey", "v"}}, 1},
 		{"long key cut", Extract{DropMessage: true}, `{"` + strings.Repeat("k", 200) + `":1}`, nil,
 			[][2]string{{"level", "info"}, {strings.Repeat("k", MaxKeyBytes-len(TruncatedMarker)) + TruncatedMarker, "1"}}, 1},
 		{"not JSON at all", Extract{DropMessage: true}, `user=ann`, nil,
