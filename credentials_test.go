@@ -412,3 +412,22 @@ func TestCredentialsECSRAMRole(t *testing.T) {
 		require.Contains(t, out, "request key=sts-ak-2 token=sts-token-2", out)
 	})
 }
+
+// TestCredentialsDefaultChainFromJSON: "credentials" in a JSON Config
+// selects the default chain, whose first link is the environment.
+func TestCredentialsDefaultChainFromJSON(t *testing.T) {
+	clearCredentialEnv(t)
+	srv := slstest.NewServer(slstest.Options{AccessKeyID: "chain-ak", AccessKeySecret: "chain-secret"})
+	defer srv.Close()
+	t.Setenv(EnvAccessKeyID, "chain-ak")
+	t.Setenv(EnvAccessKeySecret, "chain-secret")
+	var c Config
+	require.NoError(t, json.Unmarshal([]byte(`{"endpoint": "`+srv.Endpoint()+`", "project": "proj", "logstore": "store", "credentials": "default", "linger": "10ms"}`), &c))
+	require.Equal(t, CredentialsDefault, c.CredentialsFrom)
+	c.HTTPClient = srv.Client()
+	w, err := NewWriter(c)
+	require.NoError(t, err)
+	defer w.Close()
+	require.NoError(t, logAndSync(w, "via the chain"))
+	require.Equal(t, "chain-ak", srv.Requests()[0].AccessKeyID)
+}
