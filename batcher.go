@@ -88,7 +88,7 @@ func (bt *batcher) run() {
 				open[r] = ob
 			}
 			start := len(ob.raw)
-			ob.raw = rec.AppendTo(ob.raw)
+			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r))
 			// An entry whose time SLS would refuse is stamped with now
 			// and keeps its time in a content (timewindow.go).
 			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
@@ -202,4 +202,19 @@ func largest(open map[*route]*openBatch) *openBatch {
 		}
 	}
 	return big
+}
+
+// growRaw returns raw with room for n more bytes, doubling its capacity
+// (up to r's batch bound with the group's tail: MaxBatchBytes) rather than
+// letting append grow a large slice by a quarter at a time: a batch
+// growing to a megabyte then leaves two megabytes of garbage, not five.
+func growRaw(raw []byte, n int, r *route) []byte {
+	if cap(raw)-len(raw) >= n {
+		return raw
+	}
+	newCap := max(2*cap(raw), len(raw)+n)
+	if limit := r.maxBody + len(r.groupTail) + packIDTagMax; newCap > limit {
+		newCap = max(limit, len(raw)+n)
+	}
+	return append(make([]byte, 0, newCap), raw...)
 }
