@@ -85,7 +85,8 @@
 // SetClockOffset skews the server's clock; RefuseConnections,
 // AcceptConnections and RefuseFor make the port refuse connections;
 // SetResponseBody replaces answers with arbitrary bytes, and Fault.Body one
-// answer, as a proxy in front of SLS would answer.
+// answer, as a proxy in front of SLS would answer; Fault.ContentEncoding
+// sends an error body gzip- or deflate-compressed, asked for or not.
 // Faults apply after routing and before verification. All of them may be
 // changed while requests are in flight.
 //
