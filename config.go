@@ -205,7 +205,10 @@ type Config struct {
 
 	// HTTPClient sends the requests. The default has keep-alive connections
 	// for MaxInflight requests, verifies TLS certificates, and bounds each
-	// attempt by RequestTimeout.
+	// attempt by RequestTimeout. The Writer uses a copy of it (sharing its
+	// Transport, and so its connections) that never follows a redirect:
+	// SLS does not redirect, and a redirect would carry the request, its
+	// body and its security token, to another host.
 	HTTPClient *http.Client `json:"-" yaml:"-"`
 	// UserAgent is the User-Agent of every request, as the service's
 	// access logs show it. Default: "zapsls-go/VERSION", VERSION being

@@ -52,12 +52,25 @@ type poster struct {
 }
 
 func newPoster(cfg *Config, stats *counters, retrying func(*batch, *PutLogsError, time.Duration), backoffCut func() <-chan struct{}) *poster {
-	p := &poster{cfg: cfg, client: cfg.HTTPClient, stats: stats, retrying: retrying, backoffCut: backoffCut}
-	if p.client == nil {
+	p := &poster{cfg: cfg, stats: stats, retrying: retrying, backoffCut: backoffCut}
+	if cfg.HTTPClient == nil {
 		p.client, p.ownClient = newHTTPClient(*cfg), true
+	} else {
+		// A copy sharing the user's transport, connections and timeout,
+		// with zapsls's redirect policy.
+		c := *cfg.HTTPClient
+		p.client = &c
 	}
+	p.client.CheckRedirect = refuseRedirect
 	return p
 }
+
+// refuseRedirect keeps the client from following redirects: the request
+// body is replayable (GetBody), so net/http would resend it, with the
+// x-acs-security-token header, which it does not hold back from another
+// host, wherever Location points. SLS never redirects; the 3xx answer is
+// reported as the failure, with a hint.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // newHTTPClient keeps enough idle connections for MaxInflight requests, so
 // that every request after the first reuses one.
@@ -309,6 +322,10 @@ func (p *poster) attempt(ctx context.Context, b *batch) *PutLogsError {
 			// Go's and nginx's answer to plain HTTP on a TLS port.
 			e.Hint, e.wrongScheme = "the endpoint speaks HTTPS: write https:// (or no scheme) in Endpoint, or drop protocol=http from the sls:// URL", true
 		}
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not followed (refuseRedirect); SLS never redirects.
+		e.Hint = "the endpoint answers with a redirect, which zapsls does not follow: write the SLS endpoint itself in Endpoint"
 	}
 	// Scrub before cutting, so that no fragment of a credential survives.
 	e.Message = scrub(e.Message, creds)

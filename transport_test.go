@@ -134,3 +134,36 @@ func TestDecodeErrorBodyKeepsWhatDoesNotDecode(t *testing.T) {
 	assert.Equal(t, []byte(`{"errorCode":"X"}`), decodeErrorBody("", []byte(`{"errorCode":"X"}`)))
 	assert.Equal(t, []byte("br"), decodeErrorBody("br", []byte("br")))
 }
+
+// A redirect is not followed: the replayable body would go, with the
+// security token, wherever Location points. The 3xx is reported at once,
+// with a hint; the other host hears nothing.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	target := slstest.NewServer(slstest.Options{RecordAttempts: true, SecurityToken: "t0k3n"})
+	defer target.Close()
+	for _, status := range []int{307, 308, 302} {
+		for _, own := range []bool{true, false} {
+			front := slstest.NewServer(slstest.Options{RecordAttempts: true, SecurityToken: "t0k3n"})
+			w, errs := newTestWriter(t, front, func(c *Config) {
+				c.SecurityToken = "t0k3n"
+				if own {
+					c.HTTPClient = nil // zapsls's own client, dialling front's address
+				}
+			})
+			front.FailNext(1, slstest.Fault{Status: status, Location: target.Endpoint() + "/logstores/test-logstore/shards/lb"})
+			_, err := w.Write([]byte(`{"msg":"redirected"}`))
+			require.NoError(t, err)
+			err = w.Sync()
+			var pe *PutLogsError
+			require.True(t, errors.As(err, &pe), "%v", err)
+			assert.Equal(t, status, pe.Status)
+			assert.Equal(t, 1, pe.Attempts, "reported at once")
+			assert.Contains(t, err.Error(), "redirect, which zapsls does not follow")
+			assert.Len(t, front.Attempts(), 1, "status %d, own client %v: not followed", status, own)
+			assert.Empty(t, target.Attempts(), "status %d, own client %v: the other host heard nothing", status, own)
+			assert.NotContains(t, errs.text(), "t0k3n")
+			require.NoError(t, w.Close())
+			front.Close()
+		}
+	}
+}

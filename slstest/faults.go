@@ -36,6 +36,10 @@ type Fault struct {
 	// 502 page, an empty 503). The Rejection still records Code and
 	// Message, derived as above; the client sees only Status and Body.
 	Body []byte
+	// Location, if set, is sent as the answer's Location header: with a
+	// Status of 301, 302, 303, 307 or 308, a redirect, as a proxy or a
+	// wrong endpoint may answer.
+	Location string
 	// ContentEncoding, "gzip" or "deflate" (zlib), sends the error body
 	// compressed, with that Content-Encoding, whatever the request's
 	// Accept-Encoding: as the service or a proxy in front of it may.
@@ -68,7 +72,7 @@ func (f Fault) apiError() *apiError {
 	if msg == "" {
 		msg = "fault injected by slstest"
 	}
-	return &apiError{status: status, code: code, message: msg, body: f.Body, encoding: f.ContentEncoding}
+	return &apiError{status: status, code: code, message: msg, body: f.Body, encoding: f.ContentEncoding, location: f.Location}
 }
 
 // faultState is guarded by Server.mu. A request takes, in order of

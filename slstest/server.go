@@ -736,6 +736,7 @@ type apiError struct {
 	code, message string
 	body          []byte // answered instead of the SLS error body, if non-nil
 	encoding      string // Content-Encoding of the body: "", "gzip" or "deflate"
+	location      string // a Location header, for a redirect
 }
 
 func errorf(status int, code, format string, args ...any) *apiError {
@@ -838,6 +839,9 @@ func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Req
 	}
 	s.endAttempt(att, status, code)
 
+	if e != nil && e.location != "" {
+		w.Header().Set("Location", e.location)
+	}
 	if e != nil && e.encoding != "" && len(body) > 0 {
 		body = encodeBody(e.encoding, body)
 		w.Header().Set("Content-Encoding", e.encoding)
