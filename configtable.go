@@ -13,11 +13,14 @@ import (
 	"time"
 )
 
-// ConfigError is a Config that NewWriter, Config's JSON and YAML decoders,
-// ConfigFromURL or the sls:// sink refuse. It never holds a credential.
+// ConfigError is a setting that NewWriter, Config's JSON and YAML
+// decoders, ConfigFromURL, the sls:// sink, a Destination or an encoder
+// option refuse. It never holds a credential.
 type ConfigError struct {
-	// Field is the Config field at fault, such as "Linger" or "Tags"; empty
-	// when the fault is a key or URL parameter that names no field.
+	// Field is the Config field at fault, such as "Linger" or "Tags" (a
+	// Destination's is "Destination.Topic", an encoder option's its name,
+	// "WithMaxValueBytes"); empty when the fault is a key or URL parameter
+	// that names no field.
 	Field string
 	// Key is the JSON or YAML key, or the URL query parameter, as the user
 	// wrote it, when the fault was found while decoding one; else empty.
@@ -28,6 +31,9 @@ type ConfigError struct {
 	url string // the sink URL without user info, when the Config came from one
 }
 
+// Error names the field (Config.Linger), the key (config key linger) or,
+// for a Config from a sink URL, the URL part (parameter linger), then the
+// problem.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString("zapsls: ")
