@@ -105,8 +105,10 @@ func NewWriter(cfg Config) (*Writer, error) {
 	w.ledger = newLedger(&w.stats, w.rep, w.spool, w.ring.Tail())
 	w.ledger.onDelivered = cfg.OnDelivered
 	w.poster = newPoster(&w.cfg, &w.stats, func(b *batch, err *PutLogsError, delay time.Duration) {
-		w.ledger.retrying(b, err)
+		// Reported before the ledger has it: a Sync it wakes returns only
+		// after OnError heard of it.
 		w.report(&RetryError{Delay: delay, Err: err})
+		w.ledger.retrying(b, err)
 	}, w.ledger.backoffCut)
 
 	work := make(chan *batch)
