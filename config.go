@@ -263,10 +263,14 @@ type Delivery struct {
 	Replayed bool
 }
 
-// String prints the Config with AccessKeySecret and SecurityToken redacted.
+// String prints the Config with AccessKeyID, AccessKeySecret and SecurityToken
+// redacted.
 func (c Config) String() string {
 	type plain Config
 	p := plain(c)
+	if p.AccessKeyID != "" { // not a secret, but a credential: as the errors scrub it
+		p.AccessKeyID = "REDACTED"
+	}
 	if p.AccessKeySecret != "" {
 		p.AccessKeySecret = "REDACTED"
 	}

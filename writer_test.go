@@ -506,10 +506,11 @@ func TestConfigFromEnvironment(t *testing.T) {
 }
 
 func TestStatsStringHasNoSecret(t *testing.T) {
-	c := Config{AccessKeySecret: "s3cr3t", SecurityToken: "t0k3n"}
+	c := Config{AccessKeyID: "LTAIkeyid", AccessKeySecret: "s3cr3t", SecurityToken: "t0k3n"}
 	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		assert.NotContains(t, s, "s3cr3t")
 		assert.NotContains(t, s, "t0k3n")
+		assert.NotContains(t, s, "LTAIkeyid", "the key id is scrubbed from printed Configs as from errors")
 	}
 }
 
