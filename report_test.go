@@ -24,7 +24,7 @@ import (
 // into the Writer it reports on: the log calls finish, OnError never runs on
 // a logging goroutine, and the entries it logs never wait for the buffer.
 func TestOnErrorLoggingIntoTheSameWriter(t *testing.T) {
-	const blockTimeout = 2 * time.Second
+	const blockTimeout = 500 * time.Millisecond
 	for _, f := range relFaults {
 		t.Run(f.name, func(t *testing.T) {
 			run := f.setup()
@@ -56,7 +56,7 @@ func TestOnErrorLoggingIntoTheSameWriter(t *testing.T) {
 				c.BlockTimeout = blockTimeout
 				c.RetryTimeout = time.Second
 				c.RetryBackoffMax = 100 * time.Millisecond
-				c.CloseTimeout = 2 * time.Second
+				c.CloseTimeout = time.Second
 				c.OnError = onError
 			})
 			logger.Store(zap.New(NewCore(NewEncoder(testEncoderConfig(), WithFieldSet(FieldSet{})), w, zapcore.DebugLevel)))
