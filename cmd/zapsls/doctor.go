@@ -41,6 +41,7 @@ type doctor struct {
 	timeout  time.Duration
 	env      func(string) string
 	creds    sls.CredentialsProvider // once found: scrubbed from every line
+	want     sls.Index               // what the logstore's index must cover
 	failures int
 }
 
@@ -70,6 +71,8 @@ func runDoctor(args []string, stdout, stderr io.Writer, env func(string) string,
 	fs.StringVar(&rawURL, "url", "", "sink URL `sls://ENDPOINT/PROJECT/LOGSTORE?...`, as in zap's OutputPaths (default $"+envURL+")")
 	fs.BoolVar(&noWrite, "no-write", false, "skip the write check (one PutLogs of a probe entry, tagged zapsls_doctor=write-probe)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long each check may take")
+	enc := &indexFlags{}
+	enc.registerEncoderFlags(fs) // as zapsls index: the keys the index must cover
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: zapsls doctor [flags]
 
@@ -77,8 +80,9 @@ Checks, one line each, that a sink URL can deliver: the endpoint resolves,
 accepts connections and TLS, its clock agrees with this machine's, the
 credentials (found as a Writer finds them) are valid, the project and the
 logstore exist, the key may write (one probe entry, skipped by --no-write),
-and the logstore's index covers the keys zapsls writes. Exits 1 if any
-check fails.
+and the logstore's index covers the keys zapsls writes with the encoder the
+flags describe (those of zapsls index; zap's production EncoderConfig and
+DefaultFieldSet by default). Exits 1 if any check fails.
 
 Flags:
 `)
@@ -90,6 +94,7 @@ Flags:
 		}
 		return 2
 	}
+	enc.finishEncoderFlags()
 	if rawURL == "" {
 		rawURL = env(envURL)
 	}
@@ -109,7 +114,11 @@ Flags:
 	if err != nil {
 		return usageErr("%s", withoutPrefix(err))
 	}
-	d := &doctor{out: stdout, cfg: cfg, rawURL: rawURL, hc: hc, timeout: timeout, env: env}
+	want, _, err := enc.wantIndex(&cfg)
+	if err != nil {
+		return usageErr("%s", withoutPrefix(err))
+	}
+	d := &doctor{out: stdout, cfg: cfg, rawURL: rawURL, hc: hc, timeout: timeout, env: env, want: want}
 	d.run(noWrite)
 	if d.failures > 0 {
 		fmt.Fprintf(stdout, "%s failed\n", plural(d.failures, "checks", "check"))
@@ -411,12 +420,7 @@ func (d *doctor) index(client *http.Client, creds sls.CredentialsProvider) bool 
 	d.report(verdictOK, "project", fmt.Sprintf("%q exists", project), "")
 	d.report(verdictOK, "logstore", fmt.Sprintf("%q exists", logstore), "")
 
-	want, err := zapsls.NewIndexFor(zap.NewProductionEncoderConfig(), nil, urlKeys(d.cfg)...)
-	if err != nil {
-		d.report(verdictFail, "index", err.Error(), "")
-		return true
-	}
-	_, res, err := mergeIndex([]byte(existing), want, false)
+	_, res, err := mergeIndex([]byte(existing), d.want, false)
 	var ce *conflictError
 	switch {
 	case errors.As(err, &ce):
@@ -432,7 +436,7 @@ func (d *doctor) index(client *http.Client, creds sls.CredentialsProvider) bool 
 		d.report(verdictFail, "index", fmt.Sprintf("lacks %s zapsls writes: %s", plural(len(res.added), "keys", "key"), strings.Join(res.added, ", ")),
 			"zapsls index --apply --url '"+d.rawURL+"' adds them (with the flags that describe your encoder)")
 	default:
-		d.report(verdictOK, "index", fmt.Sprintf("covers the %s zapsls writes with zap's production encoder", plural(len(want.Keys), "keys", "key")), "")
+		d.report(verdictOK, "index", fmt.Sprintf("covers the %s zapsls writes (with the encoder the flags describe)", plural(len(d.want.Keys), "keys", "key")), "")
 	}
 	return true
 }

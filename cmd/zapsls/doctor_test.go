@@ -200,3 +200,18 @@ func TestDoctorCheckOrder(t *testing.T) {
 	}
 	require.Equal(t, []string{"credentials", "resolve", "connect", "tls", "clock", "auth", "project", "logstore", "index", "write"}, names)
 }
+
+// TestDoctorIndexFollowsTheEncoderFlags: the index must cover the keys of
+// the encoder the flags describe, as zapsls index derives them.
+func TestDoctorIndexFollowsTheEncoderFlags(t *testing.T) {
+	srv := newServer(t, slstest.Options{})
+	zapslsIndex(t, srv) // zap's production EncoderConfig and DefaultFieldSet
+	code, got, out := doctorLines(t, credsEnv, srv, storeURL(srv), "--no-write", "--key", "user.id:long")
+	require.Equal(t, 1, code, out)
+	require.Equal(t, "FAIL", got["index"], out)
+	require.Contains(t, out, "lacks 1 key zapsls writes: user.id")
+
+	code, got, out = doctorLines(t, credsEnv, srv, storeURL(srv), "--no-write", "--pid-key", "")
+	require.Equal(t, 0, code, out)
+	require.Equal(t, "ok", got["index"], out)
+}

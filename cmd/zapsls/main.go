@@ -50,8 +50,9 @@
 // accepts connections and TLS, its clock is within SLS's 15 minutes of
 // this machine's (from an answer's Date), SLS accepts the credentials, the
 // project and the logstore exist, the index covers the keys zapsls writes
-// with zap's production encoder, and the key may write: one probe entry,
-// tagged zapsls_doctor=write-probe (--no-write skips it).
+// (for the encoder the index flags describe, zap's production one by
+// default), and the key may write: one probe entry, tagged
+// zapsls_doctor=write-probe (--no-write skips it).
 //
 //	zapsls doctor --url 'sls://cn-hangzhou.log.aliyuncs.com/proj/store'
 //
@@ -252,6 +253,39 @@ Flags:
 	fs.BoolVar(&f.apply, "apply", false, "create the logstore's index, or add the missing keys to it")
 	fs.BoolVar(&f.force, "force", false, "with --apply: replace keys the logstore indexes with another type")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "with --apply: how long each SLS call may take, retries included")
+	f.registerEncoderFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errReported // fs printed it, with the usage
+	}
+	f.finishEncoderFlags()
+	if f.url == "" {
+		// Not the flag's default, which -h would print, user info included.
+		f.url = env(envURL)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.apply && f.dryRun {
+		return nil, errors.New("--apply and --dry-run exclude each other")
+	}
+	if f.force && !f.apply {
+		return nil, errors.New("--force goes with --apply")
+	}
+	if f.timeout <= 0 {
+		return nil, errors.New("--timeout must be positive")
+	}
+	return f, nil
+}
+
+// registerEncoderFlags adds to fs the flags that describe the
+// application's encoder (zapsls index and zapsls doctor share them).
+func (f *indexFlags) registerEncoderFlags(fs *flag.FlagSet) {
+	if f.encKeys == nil {
+		f.encKeys = map[string]*optString{}
+	}
 	fs.StringVar(&f.encoder, "encoder", "production", "zap EncoderConfig preset: `production` or development")
 	fs.Var(&f.timeEncoder, "time-encoder", "EncoderConfig.EncodeTime by its zap.Config `NAME`: epoch, millis, nanos, iso8601, rfc3339 or rfc3339nano (default: the preset's)")
 	for _, k := range encoderKeyFlags {
@@ -279,35 +313,40 @@ Flags:
 	fs.Var(&f.jsonKeys, "json-key", "a key WithMessageJSON extracts from messages, `NAME:TYPE` as the message has it (repeatable)")
 	fs.Var(&f.kvKeys, "kv-key", "a key WithMessageKV extracts from messages, `NAME:TYPE` as the message has it (repeatable)")
 	fs.Var(&f.extra, "key", "another key to index, `NAME:TYPE` with TYPE text, long, double or json (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, errReported // fs printed it, with the usage
-	}
+}
+
+// finishEncoderFlags applies what the encoder flags mean once parsed: an
+// empty FieldSet flag leaves the field out.
+func (f *indexFlags) finishEncoderFlags() {
 	for _, k := range []*string{&f.fields.FileKey, &f.fields.LineKey, &f.fields.PIDKey, &f.fields.ProgramKey, &f.fields.HostnameKey,
 		&f.fields.LevelNumberKey, &f.fields.FileNameKey, &f.fields.ModuleKey, &f.fields.UptimeKey} {
 		if *k == "" {
 			*k = zapsls.FieldOff // an empty flag leaves the field out
 		}
 	}
-	if f.url == "" {
-		// Not the flag's default, which -h would print, user info included.
-		f.url = env(envURL)
+}
+
+// wantIndex is the index for the encoder the flags describe, with the
+// keys the sink URL's Config adds (topic, tags, lines options) when cfg is
+// not nil. It returns the EncoderConfig too.
+func (f *indexFlags) wantIndex(cfg *zapsls.Config) (sls.Index, zapcore.EncoderConfig, error) {
+	encCfg, err := f.encoderConfig()
+	if err != nil {
+		return sls.Index{}, encCfg, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	extra := append(keyList(nil), f.extra...)
+	if cfg != nil {
+		extra = append(extra, urlKeys(*cfg)...)
+		f.addLineOptions(cfg.Lines)
 	}
-	if f.apply && f.dryRun {
-		return nil, errors.New("--apply and --dry-run exclude each other")
+	for _, k := range f.jsonKeys {
+		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageJSON})
 	}
-	if f.force && !f.apply {
-		return nil, errors.New("--force goes with --apply")
+	for _, k := range f.kvKeys {
+		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageKV})
 	}
-	if f.timeout <= 0 {
-		return nil, errors.New("--timeout must be positive")
-	}
-	return f, nil
+	want, err := zapsls.NewIndexFor(encCfg, f.encoderOptions(), extra...)
+	return want, encCfg, err
 }
 
 // encoderConfig builds the EncoderConfig the flags describe.
@@ -353,28 +392,17 @@ func runIndex(args []string, stdout, stderr io.Writer, env func(string) string, 
 		fmt.Fprintf(stderr, "zapsls index: %s\n", withoutPrefix(err))
 		return 2
 	}
-	encCfg, err := f.encoderConfig()
-	if err != nil {
-		return usageErr(err)
-	}
-	extra := append(keyList(nil), f.extra...)
 	var cfg zapsls.Config
+	var urlCfg *zapsls.Config
 	if f.url != "" {
 		if cfg, err = zapsls.ConfigFromURL(f.url); err != nil {
 			return usageErr(err)
 		}
-		extra = append(extra, urlKeys(cfg)...)
-		f.addLineOptions(cfg.Lines)
+		urlCfg = &cfg
 	} else if f.apply {
 		return usageErr(fmt.Errorf("--apply needs the logstore: give --url or set %s", envURL))
 	}
-	for _, k := range f.jsonKeys {
-		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageJSON})
-	}
-	for _, k := range f.kvKeys {
-		extra = append(extra, zapsls.IndexKey{Name: k.Name, Type: k.Type, From: zapsls.IndexFromMessageKV})
-	}
-	want, err := zapsls.NewIndexFor(encCfg, f.encoderOptions(), extra...)
+	want, encCfg, err := f.wantIndex(urlCfg)
 	if err != nil {
 		return usageErr(err)
 	}
