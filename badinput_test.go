@@ -185,8 +185,12 @@ func TestBadInputThroughCore(t *testing.T) {
 			w, errs := newTestWriter(t, srv, func(c *Config) {
 				// One batch, sealed by Sync: the neighbours' order is then
 				// the order they were written in, whatever the machine's
-				// load (two batches would be posted side by side).
+				// load (two batches would be posted side by side). A value
+				// over 1 MB makes more than one batch while the buffer holds
+				// no backlog (512 KiB batches), so one request at a time
+				// keeps them in order.
 				c.Linger = time.Hour
+				c.MaxInflight = 1
 				if tc.dropped {
 					c.MaxBatchBytes = 64 << 10
 				}
