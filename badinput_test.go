@@ -393,7 +393,8 @@ func TestBadInputThroughWriterWrite(t *testing.T) {
 				defer srv.Close()
 				w, errs := newTestWriter(t, srv, func(c *Config) {
 					c.MaxBatchBytes = tc.maxBatch
-					c.Linger = time.Hour // one batch, sealed by Sync: see TestBadInputThroughCore
+					c.Linger = time.Hour // batches in order: see TestBadInputThroughCore
+					c.MaxInflight = 1
 				})
 				before, after := `{"msg":"before","g":"n"}`, `{"msg":"after","g":"n"}`
 				var writeErr error

@@ -92,7 +92,11 @@ func (bt *batcher) run() {
 			r := bt.routes.get(rec.Tag())
 			n := rec.Len()
 			ob := open[r]
-			if ob != nil && (len(ob.raw)+n > batchLimit(r, backlog) || ob.count == bt.cfg.MaxBatchCount) {
+			// Full: it reached its size for now (batchLimit), or the
+			// entry would take it past MaxBatchBytes or MaxBatchCount.
+			// Below batchLimit an entry joins its neighbours even if it
+			// takes the batch past it: the batch is sealed then.
+			if ob != nil && (len(ob.raw) >= batchLimit(r, backlog) || len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
 				full = ob
 				return false
 			}
@@ -113,7 +117,7 @@ func (bt *batcher) run() {
 			// and keeps its time in a content (timewindow.go).
 			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
 				scratch = fixed
-				if ob.count > 0 && start+len(fixed) > batchLimit(r, backlog) {
+				if ob.count > 0 && start+len(fixed) > r.maxBody {
 					ob.raw = ob.raw[:start] // not consumed: the next batch takes it
 					full = ob
 					return false
@@ -128,11 +132,12 @@ func (bt *batcher) run() {
 		if full != nil {
 			seal(full)
 		}
-		// Seal what is due: lingered long enough, asked for by a Sync, or
-		// the final pass; and, should many routes hold open batches, the
-		// largest while they hold more than two batches' worth.
+		// Seal what is due: lingered long enough, reached its size,
+		// asked for by a Sync, or the final pass; and, should many routes
+		// hold open batches, the largest while they hold more than two
+		// batches' worth.
 		for _, ob := range open {
-			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger {
+			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, backlog) {
 				seal(ob)
 			}
 		}
