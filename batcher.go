@@ -165,7 +165,7 @@ func (bt *batcher) run() {
 		if len(open) > 0 {
 			room, due := int(^uint(0)>>1), time.Time{}
 			for _, ob := range open {
-				room = min(room, batchLimit(ob.route, false)-len(ob.raw))
+				room = min(room, max(batchLimit(ob.route, false)-len(ob.raw), 0)) // past it after a backlog: wake on the next entry
 				if t := ob.since.Add(bt.cfg.Linger); due.IsZero() || t.Before(due) {
 					due = t
 				}
