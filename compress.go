@@ -39,13 +39,13 @@ func newCompressor(method string) (*compressor, error) {
 // body pool that the caller owns (putBody when done).
 func (c *compressor) compress(raw []byte) []byte {
 	out := raw
+	c.shrink(lz4.CompressBlockBound(len(raw))) // either method writes at most about len(raw)
 	switch c.method {
 	case CompressZstd:
 		c.scratch = c.zstd.EncodeAll(raw, c.scratch[:0])
 		out = c.scratch
 	case CompressLZ4:
 		bound := lz4.CompressBlockBound(len(raw))
-		c.shrink(bound)
 		if cap(c.scratch) < bound {
 			c.scratch = make([]byte, bound)
 		}
