@@ -71,6 +71,17 @@ func NewWorkload(size int) *Workload {
 	return w
 }
 
+// Message is the zap message of every entry.
+const Message = message
+
+// Fields sets fields (of length 8) to the string fields of entry i.
+func (w *Workload) Fields(i int, fields []zap.Field) {
+	vals := &w.values[i%variants]
+	for k := range fields {
+		fields[k] = zap.String(w.keys[k], vals[k])
+	}
+}
+
 // Run logs n entries through logger from goroutines goroutines, and returns
 // when every log call has returned.
 func (w *Workload) Run(logger *zap.Logger, n, goroutines int) {
@@ -85,10 +96,7 @@ func (w *Workload) Run(logger *zap.Logger, n, goroutines int) {
 			defer wg.Done()
 			fields := make([]zap.Field, len(w.keys)) // reused: no allocation per entry here
 			for i := 0; i < count; i++ {
-				vals := &w.values[(i+g*7)%variants]
-				for k := range fields {
-					fields[k] = zap.String(w.keys[k], vals[k])
-				}
+				w.Fields(i+g*7, fields)
 				logger.Info(message, fields...)
 			}
 		}(g, count)
@@ -128,10 +136,7 @@ func (w *Workload) Paced(logger *zap.Logger, rate int, d time.Duration) int {
 	start := time.Now()
 	for k := 1; ; k++ {
 		for j := 0; j < perTick; j++ {
-			vals := &w.values[n%variants]
-			for i := range fields {
-				fields[i] = zap.String(w.keys[i], vals[i])
-			}
+			w.Fields(n, fields)
 			logger.Info(message, fields...)
 			n++
 		}

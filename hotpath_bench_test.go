@@ -1,0 +1,95 @@
+//go:build unix
+
+package zapsls
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zapsls/zapsls/internal/benchkit"
+)
+
+// BenchmarkHotPath measures what an entry costs on the Go SDK's benchmark
+// log (8 string fields of ~50 bytes; the entry of BenchmarkEndToEnd and of
+// the benchmarks/ tool's burst), with the encoder configuration of that
+// burst:
+//
+//   - encode: the native Encoder's encode of one entry (Core.Write's first
+//     step), without zap's Logger;
+//   - window: the batcher's check of an entry's time against the window
+//     SLS accepts (appendTimeRepaired), paid once per entry by the
+//     batcher's thread;
+//   - log: zap's Logger.Info through NewCore into a Writer with its
+//     defaults (encode and enqueue), whose sender posts to an slstest
+//     server in a child process.
+//
+// It reports the benchmark thread's CPU time per entry (cpu-ns/entry, on
+// Linux): in "log" the batcher and the posters run on other threads and
+// do not count (allocations are the whole process's); time spent descheduled on a loaded machine
+// does not either. Compare two builds by running their test binaries
+// alternately, several times each:
+//
+//	go test -run '^$' -bench HotPath -count 10 .
+func BenchmarkHotPath(b *testing.B) {
+	shape := benchkit.NewWorkload(benchkit.SDKEntryBytes)
+	fields := make([]zapcore.Field, 8)
+	ec := benchE2EEncoderConfig("")
+
+	b.Run("encode", func(b *testing.B) {
+		enc := NewEncoder(ec).(*encoder)
+		ent := zapcore.Entry{Level: zapcore.InfoLevel, Message: benchkit.Message}
+		benchThreadCPU(b, func(i int) {
+			shape.Fields(i, fields)
+			ent.Time = time.Now()
+			putEncoder(enc.encode(ent, fields))
+		})
+	})
+
+	b.Run("window", func(b *testing.B) {
+		enc := NewEncoder(ec).(*encoder)
+		shape.Fields(0, fields)
+		now := time.Now()
+		final := enc.encode(zapcore.Entry{Level: zapcore.InfoLevel, Time: now, Message: benchkit.Message}, fields)
+		frame := append([]byte(nil), final.buf...)
+		putEncoder(final)
+		benchThreadCPU(b, func(int) {
+			if _, ok := appendTimeRepaired(nil, frame, now); ok {
+				b.Fatal("repaired an entry of now")
+			}
+		})
+	})
+
+	b.Run("log", func(b *testing.B) {
+		e := newBenchChildEndpoint(b)
+		var errs atomic.Int64
+		w, err := NewWriter(benchSLSConfig(e, &errs))
+		if err != nil {
+			e.stop(b)
+			b.Fatal(err)
+		}
+		logger := zap.New(NewCore(NewEncoder(ec), w, zap.InfoLevel))
+		benchThreadCPU(b, func(i int) {
+			shape.Fields(i, fields)
+			logger.Info(benchkit.Message, fields...)
+		})
+		benchCloseWriter(b, w, e, &errs)
+	})
+}
+
+// benchThreadCPU runs entry for 0 to b.N-1 on a locked thread and reports
+// allocations and the thread's CPU time per entry (cpu-ns/entry).
+func benchThreadCPU(b *testing.B, entry func(i int)) {
+	b.ReportAllocs()
+	defer lockThread()()
+	start := threadCPUClock()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		entry(i)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((threadCPUClock()-start).Nanoseconds())/float64(b.N), "cpu-ns/entry")
+}
