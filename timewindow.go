@@ -27,6 +27,10 @@ const (
 	OriginalTimeKey = "zapsls_original_time"
 )
 
+// windowSlack, in seconds, is more than the most Log.TimeNs (a uint32) and
+// the fraction of a second of the clock can move a time.
+const windowSlack = 6
+
 // timeRepairMax bounds how many bytes repairing a framed Log's time adds:
 // the OriginalTimeKey content (at most 2+2+len(key)+2+35), a Time varint
 // grown from 1 byte to 5, and a frame length varint grown by up to 4.
@@ -51,6 +55,12 @@ func appendTimeRepaired(dst, frame []byte, now time.Time) ([]byte, bool) {
 		return dst, false
 	}
 	rest := log[1+m:]
+	// Log.TimeNs moves the time by less than windowSlack (it is a uint32 of
+	// nanoseconds): seconds that far inside the window put the entry in it
+	// whatever they are, and the Log's contents need not be read for them.
+	if ahead := int64(uint32(secs)) - now.Unix(); ahead > -int64(MaxEntryAge/time.Second)+windowSlack && ahead < int64(MaxEntryAhead/time.Second)-windowSlack {
+		return dst, false
+	}
 	ns, ok := timeNs(rest)
 	if !ok {
 		return dst, false

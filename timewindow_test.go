@@ -108,6 +108,9 @@ func TestAppendTimeRepaired(t *testing.T) {
 		time.Date(2106, 2, 7, 6, 28, 15, 999999999, time.UTC), // the last second a uint32 Time holds
 		now.Add(MaxEntryAhead + time.Second),
 		now.Add(-MaxEntryAge - time.Second),
+		now.Add(MaxEntryAhead + time.Nanosecond),
+		now.Add(-MaxEntryAge - time.Nanosecond),
+		now.Add(MaxEntryAhead + 2*time.Nanosecond).Add(500 * time.Millisecond),
 	} {
 		buf, err := enc.EncodeEntry(zapcore.Entry{Time: when, Message: strings.Repeat("m", 120)}, nil)
 		require.NoError(t, err)
@@ -132,6 +135,25 @@ func TestAppendTimeRepaired(t *testing.T) {
 		assert.False(t, ok, when)
 		assert.Nil(t, out)
 		buf.Free()
+	}
+	// Log.TimeNs may hold more than a second (a frame from Writer.Write):
+	// what counts is the time both fields make.
+	for _, c := range []struct {
+		secs   time.Time
+		ns     uint32
+		repair bool
+	}{
+		{now.Add(MaxEntryAhead - 4*time.Second), 4_000_000_001, true},
+		{now.Add(MaxEntryAhead - 5*time.Second), 4_000_000_000, false},
+		{now.Add(-MaxEntryAge - 4*time.Second), 4_000_000_000, false},
+		{now.Add(-MaxEntryAge - 5*time.Second), 4_000_000_000, true},
+	} {
+		log := pb.AppendVarint([]byte{pb.TagLogTime}, uint64(c.secs.Unix()))
+		log = pb.AppendPair(log, pb.TagLogContent, "k", "v")
+		log = pb.AppendFixed32(append(log, pb.TagLogTimeNs), c.ns)
+		frame := append(pb.AppendVarint([]byte{pb.TagGroupLog}, uint64(len(log))), log...)
+		_, ok := appendTimeRepaired(nil, frame, now)
+		assert.Equal(t, c.repair, ok, "%v + %d ns", c.secs, c.ns)
 	}
 	for _, bad := range [][]byte{nil, {0x0A}, {0x0A, 0x02, 0x12, 0x00}, {0x0A, 0x03, 0x08, 0x01, 0x77}} {
 		_, ok := appendTimeRepaired(nil, bad, now)
