@@ -32,12 +32,14 @@
 //	go run . -scaling              # zapsls by entry size and goroutines
 //	go run . -all -chart out.png   # and a bar chart of entries/s
 //	go run . -memory               # idle, steady and burst memory: a table (memory.go)
+//	go run . -latency              # log-call latency at a paced 100,000 entries/s: a table (latency.go)
 //	go run . -chart out.png -results all.jsonl  # chart from saved results
 //
 // A -contender run without -endpoint starts its slstest server inside its
 // own process, whose CPU time and allocations then count as the
 // contender's; -all and -scaling give every run a server process of its
-// own. -cpuprofile profiles a -contender or -serve process.
+// own. -cpuprofile profiles a -contender or -serve process; -trace writes a
+// runtime/trace of a -scenario latency run's timed window.
 //
 // Measured per run: entries/s from the first log call until delivered, log
 // calls/s until the last log call returned, the process's user+system CPU
@@ -93,6 +95,10 @@ type options struct {
 	rate     int
 	duration time.Duration
 	burst    int
+
+	latency bool
+	warmup  time.Duration
+	trace   string
 }
 
 func main() {
@@ -116,11 +122,14 @@ func main() {
 	flag.StringVar(&o.chart, "chart", "", "draw a PNG bar chart of entries/s by contender to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "with -contender or -serve: write a CPU profile of this process to this file")
 	flag.BoolVar(&o.memory, "memory", false, "run the idle/steady/burst memory scenario for every contender in fresh processes and print a table")
-	flag.StringVar(&o.scenario, "scenario", "burst", "with -contender: burst (-n entries as fast as -goroutines can) or steady (-rate entries/s for -duration to -writers destinations)")
+	flag.StringVar(&o.scenario, "scenario", "burst", "with -contender: burst (-n entries as fast as -goroutines can), steady (-rate entries/s for -duration to -writers destinations) or latency (-rate entries/s from -goroutines for -duration, every call timed)")
 	flag.IntVar(&o.writers, "writers", 1, "with -scenario steady: destinations (zapsls Writers, SDK producer logstores, files), every entry to each")
-	flag.IntVar(&o.rate, "rate", 2000, "with -scenario steady or -memory: entries per second")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "with -scenario steady or -memory: how long to log")
+	flag.IntVar(&o.rate, "rate", 0, "with -memory, -latency or -scenario steady/latency: entries per second, in total (0: 2,000 for -memory and steady, 100,000 for -latency)")
+	flag.DurationVar(&o.duration, "duration", 0, "with -memory, -latency or -scenario steady/latency: how long to log (0: 10s for -memory and steady, 4s for -latency)")
 	flag.IntVar(&o.burst, "burst", 400_000, "with -memory: entries of the burst, from 4 goroutines")
+	flag.BoolVar(&o.latency, "latency", false, "run the log-call latency scenario for every contender in fresh processes and print a table (latency.go): -rate entries/s from -goroutines for -duration, -runs times")
+	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "with -latency or -scenario latency: paced logging before the timed window, not timed")
+	flag.StringVar(&o.trace, "trace", "", "with -contender and -scenario latency: write a runtime/trace of the timed window to this file")
 	flag.Parse()
 
 	if err := run(o); err != nil {
@@ -130,6 +139,19 @@ func main() {
 }
 
 func run(o options) error {
+	latency := o.latency || o.scenario == "latency"
+	if o.rate == 0 {
+		o.rate = 2000
+		if latency {
+			o.rate = latencyRate
+		}
+	}
+	if o.duration == 0 {
+		o.duration = 10 * time.Second
+		if latency {
+			o.duration = latencyDuration
+		}
+	}
 	if o.cpuProfile != "" && (o.serve || o.contender != "") {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -153,8 +175,10 @@ func run(o options) error {
 			r = measure(o)
 		case "steady":
 			r = measureSteady(o)
+		case "latency":
+			r = measureLatency(o)
 		default:
-			return fmt.Errorf("-scenario %q: want burst or steady", o.scenario)
+			return fmt.Errorf("-scenario %q: want burst, steady or latency", o.scenario)
 		}
 		line, err := json.Marshal(r)
 		if err != nil {
@@ -169,6 +193,8 @@ func run(o options) error {
 		return runAll(o)
 	case o.memory:
 		return runMemory(o)
+	case o.latency:
+		return runLatency(o)
 	case o.scaling:
 		return runScaling(o)
 	case o.chart != "":
@@ -179,15 +205,15 @@ func run(o options) error {
 		return drawChart(o.chart, summarize(rs))
 	}
 	flag.Usage()
-	return errors.New("nothing to do: give -contender, -all, -memory, -scaling or -chart")
+	return errors.New("nothing to do: give -contender, -all, -memory, -latency, -scaling or -chart")
 }
 
 // result is one contender's measurement, printed as one JSON line.
 type result struct {
 	Contender  string `json:"contender"`
-	Scenario   string `json:"scenario,omitempty"` // "steady"; empty: the burst
+	Scenario   string `json:"scenario,omitempty"` // "steady" or "latency"; empty: the burst
 	Writers    int    `json:"writers,omitempty"`  // steady: destinations, every entry to each
-	Rate       int    `json:"rate,omitempty"`     // steady: entries/s
+	Rate       int    `json:"rate,omitempty"`     // steady and latency: entries/s
 	N          int    `json:"n"`
 	Goroutines int    `json:"goroutines"`
 	EntryBytes int    `json:"entryBytes"` // keys and values of one entry
@@ -215,11 +241,13 @@ type result struct {
 
 	// Lost is how many entries the server does not hold at the end:
 	// dropped (zapsls: buffer full after BlockTimeout) or failed.
-	Lost       int    `json:"lost"`
-	Stats      string `json:"stats,omitempty"`
-	Error      string `json:"error,omitempty"`
-	GoMaxProcs int    `json:"gomaxprocs"`
-	GoVersion  string `json:"go"`
+	Lost  int    `json:"lost"`
+	Stats string `json:"stats,omitempty"`
+	// Latency is what the latency scenario measured.
+	Latency    *latencyResult `json:"latency,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	GoMaxProcs int            `json:"gomaxprocs"`
+	GoVersion  string         `json:"go"`
 }
 
 // measure runs one contender in this process.
@@ -232,17 +260,11 @@ func measure(o options) (r result) {
 		}
 		return r
 	}
-	wl := benchkit.NewWorkload(o.size)
-	r.EntryBytes = wl.Bytes
-
-	t, stop := contenderTarget(o, &r)
+	wl, t, c, stop, err := setUp(o, &r)
 	defer stop()
-	r.BaseRSS = currentRSS()
-	c, err := newContender(o.contender, t, o.buffer, o.dir)
 	if err != nil {
 		return fail(err)
 	}
-	r.BufferBytes = c.bufferBytes
 
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -279,6 +301,22 @@ func measure(o options) (r result) {
 	}
 	r.PeakRSS = peakRSS()
 	return fail(errors.Join(deliverErr, closeErr))
+}
+
+// setUp makes the workload of o's entries and o's contender with its
+// target, noting in r the entry size, where the server runs, the RSS
+// before the contender was made and its buffer bound. stop releases the
+// target, whatever err.
+func setUp(o options, r *result) (wl *benchkit.Workload, t *target, c *contender, stop func(), err error) {
+	wl = benchkit.NewWorkload(o.size)
+	r.EntryBytes = wl.Bytes
+	t, stop = contenderTarget(o, r)
+	r.BaseRSS = currentRSS()
+	if c, err = newContender(o.contender, t, o.buffer, o.dir); err != nil {
+		return nil, nil, nil, stop, err
+	}
+	r.BufferBytes = c.bufferBytes
+	return wl, t, c, stop, nil
 }
 
 // contenderTarget returns the endpoint o's contender ships to (nil for the

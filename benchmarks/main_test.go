@@ -123,3 +123,60 @@ func TestSlstestServesSDKProducer(t *testing.T) {
 		require.NotEmpty(t, r.PackID)
 	}
 }
+
+// TestLatencyScenarioDelivers runs the latency scenario's child as
+// -scenario latency does, briefly, with its slstest server in this
+// process: every entry (warm-up, timed window and allocation check) must
+// arrive, every call of the timed window must be timed, and the
+// percentiles must be in order.
+func TestLatencyScenarioDelivers(t *testing.T) {
+	for _, name := range contenders {
+		t.Run(name, func(t *testing.T) {
+			r := measureLatency(options{contender: name, goroutines: 4, rate: 400,
+				duration: 200 * time.Millisecond, warmup: 50 * time.Millisecond, size: 550, dir: t.TempDir()})
+			require.Empty(t, r.Error)
+			require.Zero(t, r.Lost)
+			l := r.Latency
+			require.NotNil(t, l)
+			require.Equal(t, 80, l.Timed, "400 entries/s for 200 ms")
+			require.Equal(t, 20, l.Warmup, "400 entries/s for 50 ms")
+			require.Equal(t, l.Warmup+l.Timed+l.AllocChecked, r.N)
+			require.Positive(t, l.P50Ns)
+			require.LessOrEqual(t, l.P50Ns, l.P90Ns)
+			require.LessOrEqual(t, l.P90Ns, l.P99Ns)
+			require.LessOrEqual(t, l.P99Ns, l.P999Ns)
+			require.LessOrEqual(t, l.P999Ns, l.MaxNs)
+			require.Equal(t, float64(l.MaxNs)/1e3, l.Slowest[0].LatencyUs)
+		})
+	}
+}
+
+// TestPercentile: the p-th percentile is the smallest value that at least
+// a fraction p of the values do not exceed.
+func TestPercentile(t *testing.T) {
+	v := make([]int64, 1000)
+	for i := range v {
+		v[i] = int64(i + 1)
+	}
+	require.Equal(t, int64(500), percentile(v, 0.5))
+	require.Equal(t, int64(990), percentile(v, 0.99))
+	require.Equal(t, int64(999), percentile(v, 0.999))
+	require.Equal(t, int64(1000), percentile(v, 1))
+	require.Equal(t, int64(1), percentile(v[:1], 0.999))
+	require.Equal(t, int64(2), percentile(v[:2], 0.5001), "above half of two values: the second")
+	require.Zero(t, percentile(nil, 0.5))
+}
+
+// TestLatencyRecordCountsOnlyTimedCalls: calls never made (a goroutine
+// that logged fewer than its room) are not counted as 0 µs.
+func TestLatencyRecordCountsOnlyTimedCalls(t *testing.T) {
+	rec := newLatencyRecord(2, 3)
+	rec.lat[0][0], rec.at[0][0] = 1000, 0
+	rec.lat[0][1], rec.at[0][1] = 3000, 10
+	rec.lat[1][0], rec.at[1][0] = 2000, 5
+	s := summarizeLatency(rec, 2)
+	require.Equal(t, int64(2000), s.P50)
+	require.Equal(t, int64(3000), s.Max)
+	require.InDelta(t, 2000, s.Mean, 1e-9)
+	require.Equal(t, []slowCall{{AtMs: 10e-6, Goroutine: 0, LatencyUs: 3}, {AtMs: 5e-6, Goroutine: 1, LatencyUs: 2}}, s.Slowest)
+}

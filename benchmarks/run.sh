@@ -10,9 +10,11 @@
 #      contender in fresh processes (-all), zapsls by entry size and
 #      goroutines (-scaling), and a chart of entries/s;
 #   D. memory: idle, steady (2,000 entries/s, 1 and 4 Writers) and burst,
-#      every contender in fresh processes (-memory).
+#      every contender in fresh processes (-memory);
+#   E. log-call latency at a paced 100,000 entries/s from 4 goroutines for
+#      4 s, every contender in fresh processes (-latency).
 #
-# About eight minutes on a 2-core machine. Set N (entries per end-to-end
+# About nine minutes on a 2-core machine. Set N (entries per end-to-end
 # run, default 1000000), RUNS (runs per contender, default 3) or SCALING_N
 # (default 400000) to change it. Raw outputs go to a temporary
 # directory, named at the end; the chart to benchmarks/entries-per-second.png.
@@ -66,6 +68,10 @@ echo "benchmarks/entries-per-second.png"
 echo
 echo "== D. memory: idle, steady and burst, each contender in fresh processes"
 "$out/zapsls-bench" -memory -runs "$RUNS" | tee "$out/memory.md"
+
+echo
+echo "== E. log-call latency at a paced 100,000 entries/s from 4 goroutines, each contender in fresh processes"
+"$out/zapsls-bench" -latency -runs "$RUNS" | tee "$out/latency.md"
 
 echo
 echo "raw outputs: $out"
