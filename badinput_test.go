@@ -187,7 +187,7 @@ func TestBadInputThroughCore(t *testing.T) {
 				// the order they were written in, whatever the machine's
 				// load (two batches would be posted side by side). A value
 				// over 1 MB makes more than one batch while the buffer holds
-				// no backlog (512 KiB batches), so one request at a time
+				// no backlog (128 KiB batches), so one request at a time
 				// keeps them in order.
 				c.Linger = time.Hour
 				c.MaxInflight = 1

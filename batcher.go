@@ -33,14 +33,19 @@ type openBatch struct {
 }
 
 // steadyBatchBytes bounds a batch's framed Logs while the buffer holds no
-// backlog: the SDK producer's batch size. Steady traffic then keeps a
-// half-megabyte batch in memory, not MaxBatchBytes' worth, while a
-// backlog (a burst, a recovery) still fills batches to MaxBatchBytes:
-// fewer requests for the same entries. Measured with the benchmarks'
-// memory scenario at 2,000 entries/s of 550 bytes (README.md, "Memory"),
-// the process's peak over its start fell from 12.0 to 7.1 MiB with one
-// Writer and from 27.4 to 21.2 MiB with four.
-const steadyBatchBytes = 512 << 10
+// backlog. Steady traffic then keeps a 128 KiB batch in memory, not
+// MaxBatchBytes' worth, while a backlog (a burst, a recovery) still fills
+// batches to MaxBatchBytes: fewer requests for the same entries. LZ4
+// matches reach back 64 KiB, so larger batches barely compress better.
+// At 2,000 entries/s of 550 bytes a Writer then posts about nine requests
+// a second, far below a shard's 500 writes/s (DESIGN.md, "Memory").
+//
+// Measured with the benchmarks' memory scenario (README.md, "Memory"):
+// with 512 KiB batches (the SDK producer's size) the anonymous memory the
+// process took over its start at 2,000 entries/s with four Writers was
+// 14.0 MiB, with 256 KiB 8.5 MiB, with 128 KiB 6.9 MiB (zap to four
+// files: 4.7 MiB).
+const steadyBatchBytes = 128 << 10
 
 // batchLimit is how many framed-Log bytes a batch to r may hold now: r's
 // bound with a backlog in the buffer, else at most steadyBatchBytes.
@@ -50,6 +55,12 @@ func batchLimit(r *route, backlog bool) int {
 	}
 	return min(r.maxBody, steadyBatchBytes)
 }
+
+// drainBytes is the most the buffer holds for an open batch before the
+// batcher drains it: half a buffer segment, so that steady traffic keeps
+// about two segments. Waiting for a whole batch's worth kept each entry
+// twice, in the buffer and then in the batch.
+const drainBytes = 32 << 10
 
 // maxFreeRaw is how many emptied batch buffers the batcher keeps for reuse;
 // initialRaw, the capacity of a new one.
@@ -112,7 +123,7 @@ func (bt *batcher) run() {
 				open[r] = ob
 			}
 			start := len(ob.raw)
-			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r))
+			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r, backlog))
 			// An entry whose time SLS would refuse is stamped with now
 			// and keeps its time in a content (timewindow.go).
 			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
@@ -170,7 +181,10 @@ func (bt *batcher) run() {
 					due = t
 				}
 			}
-			threshold = uint64(room) + 1
+			// Drain at least every drainBytes, however much room the
+			// batch has: entries then wait in the batch, not in the
+			// buffer too, whose segments go back to its spares.
+			threshold = uint64(min(room+1, drainBytes))
 			linger.Reset(time.Until(due))
 		}
 		if !bt.buf.ArmWake(threshold) || len(open) > 0 && bt.ledger.flushTo.Load() > settledTo {
@@ -230,16 +244,17 @@ func largest(open map[*route]*openBatch) *openBatch {
 }
 
 // growRaw returns raw with room for n more bytes, doubling its capacity
-// (up to r's batch bound with the group's tail: MaxBatchBytes) rather than
-// letting append grow a large slice by a quarter at a time: a batch
-// growing to a megabyte then leaves two megabytes of garbage, not five.
-func growRaw(raw []byte, n int, r *route) []byte {
+// rather than letting append grow a large slice by a quarter at a time (a
+// batch growing to a megabyte then leaves two megabytes of garbage, not
+// five), up to what a batch of r may hold now (batchLimit) with room for
+// the entry that takes it past that, and the group's tail. A steady batch
+// so never doubles past its bound for one last entry.
+func growRaw(raw []byte, n int, r *route, backlog bool) []byte {
 	if cap(raw)-len(raw) >= n {
 		return raw
 	}
-	newCap := max(2*cap(raw), len(raw)+n)
-	if limit := r.maxBody + len(r.groupTail) + packIDTagMax; newCap > limit {
-		newCap = max(limit, len(raw)+n)
-	}
+	limit := batchLimit(r, backlog)
+	limit += limit/8 + len(r.groupTail) + packIDTagMax
+	newCap := max(min(2*cap(raw), limit), len(raw)+n)
 	return append(make([]byte, 0, newCap), raw...)
 }

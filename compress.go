@@ -18,7 +18,6 @@ import (
 // does not pin its worst case for the Writer's life.
 type compressor struct {
 	method  string
-	lz4     lz4.Compressor
 	zstd    *zstd.Encoder // nil unless method is CompressZstd
 	scratch []byte
 }
@@ -49,7 +48,9 @@ func (c *compressor) compress(raw []byte) []byte {
 		if cap(c.scratch) < bound {
 			c.scratch = make([]byte, bound)
 		}
-		n, err := c.lz4.CompressBlock(raw, c.scratch[:bound])
+		// lz4.CompressBlock takes its hash table (136 KiB) from a pool
+		// that every Writer in the process shares.
+		n, err := lz4.CompressBlock(raw, c.scratch[:bound], nil)
 		if err != nil || n == 0 {
 			// Incompressible: an LZ4 block of one literal run.
 			c.scratch = appendLiteralBlock(c.scratch[:0], raw)
