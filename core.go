@@ -106,8 +106,8 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	}
 	var err error
 	if c.native != nil {
-		final := c.native.encode(ent, fields)
-		err = c.w.enqueue(final.buf, final.repairs, r)
+		final, frame := c.native.encode(ent, fields)
+		err = c.w.enqueue(frame, final.repairs, r)
 		putEncoder(final)
 	} else {
 		buf, encErr := c.enc.EncodeEntry(ent, fields)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -240,12 +241,12 @@ var bufferPool = buffer.NewPool()
 // EncodeEntry returns the framed Log (see NewEncoder). The caller owns the
 // buffer and frees it, as with every zapcore.Encoder.
 func (e *encoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
-	final := e.encode(ent, fields)
+	final, frame := e.encode(ent, fields)
 	out := bufferPool.Get()
 	for out.Cap() > maxPooledBytes { // zap's pool keeps any size; shed big ones
 		out = bufferPool.Get()
 	}
-	_, _ = out.Write(final.buf)
+	_, _ = out.Write(frame)
 	if final.repairs > 0 {
 		var trailer [repairsTrailerMax]byte
 		_, _ = out.Write(appendRepairs(trailer[:0], final.repairs))
@@ -254,10 +255,11 @@ func (e *encoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffe
 	return out, nil
 }
 
-// encode builds the framed Log for ent in a pooled encoder and returns it
-// with final.buf holding exactly the frame. The caller must putEncoder it.
-func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
-	final := getEncoder(e.conf)
+// encode builds the framed Log for ent in a pooled encoder and returns it,
+// with the frame (see finish), valid until the caller puts the encoder back
+// with putEncoder, as it must.
+func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *encoder, frame []byte) {
+	final = getEncoder(e.conf)
 	if ent.Time.IsZero() {
 		ent.Time = time.Now()
 	}
@@ -296,42 +298,45 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) *encoder {
 				c.EncodeCaller(ent.Caller, &final.text)
 			}
 			if len(final.text.buf) == 0 {
-				builtin(final, c.CallerKey, ent.Caller.String(), utf8.ValidString)
+				builtin(final, c.CallerKey, ent.Caller.String(), validString)
 			} else {
 				final.builtinEncoded(c.CallerKey, "")
 			}
 		}
 		if c.FunctionKey != "" {
-			builtin(final, c.FunctionKey, ent.Caller.Function, utf8.ValidString)
+			builtin(final, c.FunctionKey, ent.Caller.Function, validString)
 		}
 		if fs.FileKey != "" {
-			builtin(final, fs.FileKey, ent.Caller.File, utf8.ValidString)
+			builtin(final, fs.FileKey, ent.Caller.File, validString)
 		}
 		if fs.LineKey != "" {
 			final.builtinInt(fs.LineKey, int64(ent.Caller.Line))
 		}
 		if fs.FileNameKey != "" {
-			builtin(final, fs.FileNameKey, fileBase(ent.Caller.File), utf8.ValidString)
+			builtin(final, fs.FileNameKey, fileBase(ent.Caller.File), validString)
 		}
 		if fs.ModuleKey != "" && ent.Caller.Function != "" {
-			builtin(final, fs.ModuleKey, packagePath(ent.Caller.Function), utf8.ValidString)
+			builtin(final, fs.ModuleKey, packagePath(ent.Caller.Function), validString)
 		}
 	}
 	final.addMessage(c.MessageKey, ent.Message)
 	final.buf = append(final.buf, e.buf...)
 	final.prefix = append(final.prefix[:0], e.prefix...)
 	for i := range fields {
-		fields[i].AddTo(final)
+		if f := &fields[i]; f.Type == zapcore.StringType {
+			final.AddString(f.Key, f.String) // what AddTo does, without its switch
+		} else {
+			f.AddTo(final)
+		}
 	}
 	final.prefix = final.prefix[:0]
 	if ent.Stack != "" && c.StacktraceKey != "" {
-		builtin(final, c.StacktraceKey, ent.Stack, utf8.ValidString)
+		builtin(final, c.StacktraceKey, ent.Stack, validString)
 	}
 	if e.conf.root != "" {
 		final.addRoot()
 	}
-	final.finish(ent.Time)
-	return final
+	return final, final.finish(ent.Time)
 }
 
 // builtin adds a built-in field: as a content, or with WithBuiltinRoot as a
@@ -381,10 +386,10 @@ func (e *encoder) builtinEncoded(key, fallback string) {
 	}
 	e.scratch = e.text.buf
 	if len(e.scratch) == 0 {
-		builtin(e, key, fallback, utf8.ValidString)
+		builtin(e, key, fallback, validString)
 		return
 	}
-	builtin(e, key, e.scratch, utf8.Valid)
+	builtin(e, key, e.scratch, validBytes)
 }
 
 func (e *encoder) builtinInt(key string, v int64) {
@@ -419,7 +424,7 @@ func (e *encoder) addEncoded(key, fallback string) {
 		e.AddString(key, fallback)
 		return
 	}
-	addValue(e, key, e.scratch, utf8.Valid)
+	addValue(e, key, e.scratch, validBytes)
 }
 
 // addValue appends one Content. It repairs the key and the value where SLS
@@ -441,6 +446,14 @@ func addValue[S string | []byte](e *encoder, key string, val S, valid func(S) bo
 // valLen bytes that the caller appends next.
 func (e *encoder) appendContent(keyPart []byte, key string, valLen int) {
 	keyLen := len(keyPart) + len(key)
+	if inner := 4 + keyLen + valLen; inner < 0x80 {
+		// Every length fits in one byte, the common case: fewer appends.
+		e.buf = append(e.buf, pb.TagLogContent, byte(inner), pb.TagKey, byte(keyLen))
+		e.buf = append(e.buf, keyPart...)
+		e.buf = append(e.buf, key...)
+		e.buf = append(e.buf, pb.TagValue, byte(valLen))
+		return
+	}
 	inner := 2 + pb.SizeVarint(uint64(keyLen)) + keyLen + pb.SizeVarint(uint64(valLen)) + valLen
 	e.buf = append(e.buf, pb.TagLogContent)
 	e.buf = pb.AppendVarint(e.buf, uint64(inner))
@@ -485,7 +498,7 @@ func (e *encoder) keyOK(key string) bool {
 			return false
 		}
 	}
-	return utf8.ValidString(key) && (len(e.prefix) == 0 || utf8.Valid(e.prefix))
+	return validString(key) && (len(e.prefix) == 0 || validBytes(e.prefix))
 }
 
 // repairKey returns the full key made acceptable: renamed, made valid UTF-8,
@@ -521,6 +534,42 @@ func appendValidUTF8(b []byte, s string) []byte {
 	return b
 }
 
+// validString is utf8.ValidString, faster on ASCII, the common case.
+func validString(s string) bool { return isASCII(s) || utf8.ValidString(s) }
+
+// validBytes is utf8.Valid, faster on ASCII, the common case.
+func validBytes(b []byte) bool { return isASCII(b) || utf8.Valid(b) }
+
+// isASCII reports whether s is ASCII, and thus valid UTF-8, eight bytes at
+// a time: on the short strings of log contents, about twice as fast as
+// the utf8 package, whose loop is general.
+func isASCII[S string | []byte](s S) bool {
+	const high = 0x8080808080808080
+	if len(s) < 8 {
+		var or byte
+		for i := 0; i < len(s); i++ {
+			or |= s[i]
+		}
+		return or < utf8.RuneSelf
+	}
+	or := word(s[len(s)-8:]) // the last eight bytes; the loop may stop short of them
+	for i := 0; i+16 <= len(s); i += 16 {
+		or |= word(s[i:]) | word(s[i+8:])
+	}
+	if len(s)&8 != 0 {
+		or |= word(s[len(s)&^15:])
+	}
+	return or&high == 0
+}
+
+// word is the first eight bytes of s, little-endian: one load where the
+// compiler can.
+func word[S string | []byte](s S) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // truncateUTF8 cuts valid UTF-8 b to at most n bytes without splitting a
 // rune.
 func truncateUTF8(b []byte, n int) []byte {
@@ -533,9 +582,36 @@ func truncateUTF8(b []byte, n int) []byte {
 	return b[:n]
 }
 
-func (e *encoder) AddString(key, val string) { addValue(e, key, val, utf8.ValidString) }
+// AddString adds a string content. A key SLS accepts as it is (see keyOK),
+// outside any object or namespace, with a value within the cap takes a
+// path of its own; everything else goes through addValue.
+func (e *encoder) AddString(key, val string) {
+	if len(e.prefix) == 0 && len(key) > 0 && len(key) <= MaxKeyBytes && key[0] != '_' &&
+		len(val) <= e.conf.maxValue && validString(key) && validString(val) {
+		e.buf = appendPlainContent(e.buf, key, val)
+		return
+	}
+	addValue(e, key, val, validString)
+}
 
-func (e *encoder) AddByteString(key string, val []byte) { addValue(e, key, val, utf8.Valid) }
+// appendPlainContent appends a Content of key and val as they are.
+func appendPlainContent(b []byte, key, val string) []byte {
+	inner := 4 + len(key) + len(val)
+	if inner >= 0x80 {
+		return pb.AppendPair(b, pb.TagLogContent, key, val)
+	}
+	// Every length fits in one byte, the common case: one capacity check,
+	// and the bytes stored in place.
+	n := len(b)
+	b = slices.Grow(b, 2+inner)[:n+2+inner]
+	b[n], b[n+1], b[n+2], b[n+3] = pb.TagLogContent, byte(inner), pb.TagKey, byte(len(key))
+	n += 4 + copy(b[n+4:], key)
+	b[n], b[n+1] = pb.TagValue, byte(len(val))
+	copy(b[n+2:], val)
+	return b
+}
+
+func (e *encoder) AddByteString(key string, val []byte) { addValue(e, key, val, validBytes) }
 
 func alwaysValid([]byte) bool { return true }
 
@@ -644,7 +720,7 @@ func (e *encoder) AddReflected(key string, obj interface{}) error {
 	if err != nil {
 		return err
 	}
-	addValue(e, key, b, utf8.Valid)
+	addValue(e, key, b, validBytes)
 	return nil
 }
 

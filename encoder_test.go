@@ -263,6 +263,33 @@ func TestEncoderRepairs(t *testing.T) {
 	buf.Free()
 }
 
+// A byte that is not ASCII, wherever it stands in a key or a value of any
+// length, takes the UTF-8 check (the fast path only takes ASCII as it is):
+// valid text arrives unchanged, an invalid byte is repaired.
+func TestEncoderUTF8AtEveryPosition(t *testing.T) {
+	enc := NewEncoder(testEncoderConfig(), WithFieldSet(NoFieldSet()))
+	for n := 1; n <= 40; n++ {
+		for i := 0; i < n; i++ {
+			ascii := strings.Repeat("a", n)
+			assert.True(t, isASCII(ascii))
+			bad := ascii[:i] + "\xff" + ascii[i+1:]
+			require.False(t, isASCII(bad), "%q", bad)
+			require.False(t, isASCII([]byte(bad)), "%q", bad)
+			fixed := ascii[:i] + "\uFFFD" + ascii[i+1:]
+			valid := ascii[:i] + "é" + ascii[i:] // two bytes, valid UTF-8
+
+			_, m := encodeOne(t, enc, zapcore.Entry{Message: "m"},
+				zap.String("v", bad), zap.ByteString("b", []byte(bad)), zap.String(bad, "k"),
+				zap.String("u", valid), zap.String(valid, "uk"))
+			assert.Equal(t, fixed, m["v"], "%q", bad)
+			assert.Equal(t, fixed, m["b"], "%q", bad)
+			assert.Equal(t, "k", m[fixed], "%q", bad)
+			assert.Equal(t, valid, m["u"])
+			assert.Equal(t, "uk", m[valid])
+		}
+	}
+}
+
 func TestEncoderNoAllocsWithContext(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items under -race")
@@ -273,7 +300,7 @@ func TestEncoderNoAllocsWithContext(t *testing.T) {
 	ent := zapcore.Entry{Message: "steady", Time: time.Now()}
 	e := enc.(*encoder)
 	allocs := testing.AllocsPerRun(100, func() {
-		final := e.encode(ent, nil)
+		final, _ := e.encode(ent, nil)
 		putEncoder(final)
 	})
 	assert.Zero(t, allocs)

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/multierr"
 	"go.uber.org/zap/zapcore"
@@ -222,11 +221,11 @@ func (r *lineReader) member(e *encoder, key, val string) {
 		return
 	}
 	if stored, ok := r.builtin[key]; ok {
-		builtin(e, stored, val, utf8.ValidString)
+		builtin(e, stored, val, validString)
 		r.derive(e, key, val)
 		return
 	}
-	addValue(e, key, val, utf8.ValidString)
+	addValue(e, key, val, validString)
 }
 
 // derive adds the FieldSet fields that the built-in part key=val gives
@@ -243,11 +242,11 @@ func (r *lineReader) derive(e *encoder, key, val string) {
 			if i := strings.LastIndexByte(val, ':'); i > 0 {
 				val = val[:i]
 			}
-			builtin(e, fs.FileNameKey, fileBase(val), utf8.ValidString)
+			builtin(e, fs.FileNameKey, fileBase(val), validString)
 		}
 	case r.functionKey:
 		if fs.ModuleKey != "" && val != "" {
-			builtin(e, fs.ModuleKey, packagePath(val), utf8.ValidString)
+			builtin(e, fs.ModuleKey, packagePath(val), validString)
 		}
 	}
 }
@@ -259,8 +258,7 @@ func (r *lineReader) finish(e *encoder, t time.Time, fn func(frame []byte, repai
 	if r.conf.root != "" {
 		e.addRoot()
 	}
-	e.finish(t)
-	fn(e.buf, e.repairs)
+	fn(e.finish(t), e.repairs)
 }
 
 // rewriteFrame applies the LineOptions to a framed Log that forEachFrame
@@ -440,11 +438,11 @@ func (r *lineReader) textToLog(text []byte, fn func(frame []byte, repairs int)) 
 	e.begin(t)
 	if i < len(fields) && r.levelKey != "" {
 		if l, ok := consoleLevel(fields[i]); ok {
-			builtin(e, r.conf.LevelKey, l.String(), utf8.ValidString)
+			builtin(e, r.conf.LevelKey, l.String(), validString)
 			r.derive(e, r.levelKey, l.String())
 		}
 	}
-	builtin(e, r.contentKey, text, utf8.Valid)
+	builtin(e, r.contentKey, text, validBytes)
 	r.finish(e, t, fn)
 }
 func clip(b []byte) string {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/multierr"
 
@@ -86,20 +85,20 @@ func (e *encoder) begin(t time.Time) {
 	e.buf = pb.AppendVarint(e.buf, uint64(uint32(t.Unix())))
 }
 
-// finish adds the nanoseconds of t and frames the Log, so that e.buf holds
-// exactly 0x0A, varint length, Log.
-func (e *encoder) finish(t time.Time) {
+// finish adds the nanoseconds of t, frames the Log and returns the frame:
+// exactly 0x0A, varint length, Log. The frame is the end of e.buf: its tag
+// and length are written into the end of the gap begin left, so that the
+// Log is never moved. It is valid until e.buf changes.
+func (e *encoder) finish(t time.Time) []byte {
 	if ns := t.Nanosecond(); ns != 0 {
 		e.buf = append(e.buf, pb.TagLogTimeNs)
 		e.buf = pb.AppendFixed32(e.buf, uint32(ns))
 	}
-	// Write the frame into the end of the gap, then slide the whole frame to
-	// the start of buf.
 	size := len(e.buf) - frameGap
 	start := frameGap - 1 - pb.SizeVarint(uint64(size))
 	frame := append(e.buf[start:start], pb.TagGroupLog) // writes into the gap
 	pb.AppendVarint(frame, uint64(size))
-	e.buf = e.buf[:copy(e.buf, e.buf[start:])]
+	return e.buf[start:]
 }
 
 // looksFramed tells framed Logs from JSON lines. The frame's tag, 0x0A, is
@@ -203,7 +202,7 @@ func validateContent(b []byte) error {
 		return errors.New("content without key or value")
 	case len(key) == 0 || len(key) > MaxKeyBytes:
 		return fmt.Errorf("content key of %d bytes", len(key))
-	case !utf8.Valid(key) || !utf8.Valid(value):
+	case !validBytes(key) || !validBytes(value):
 		return errors.New("content is not valid UTF-8")
 	case reservedKey(string(key)):
 		return fmt.Errorf("content key %q is reserved by SLS", key)

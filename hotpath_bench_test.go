@@ -45,7 +45,8 @@ func BenchmarkHotPath(b *testing.B) {
 		benchThreadCPU(b, func(i int) {
 			shape.Fields(i, fields)
 			ent.Time = time.Now()
-			putEncoder(enc.encode(ent, fields))
+			final, _ := enc.encode(ent, fields)
+			putEncoder(final)
 		})
 	})
 
@@ -53,8 +54,8 @@ func BenchmarkHotPath(b *testing.B) {
 		enc := NewEncoder(ec).(*encoder)
 		shape.Fields(0, fields)
 		now := time.Now()
-		final := enc.encode(zapcore.Entry{Level: zapcore.InfoLevel, Time: now, Message: benchkit.Message}, fields)
-		frame := append([]byte(nil), final.buf...)
+		final, frame := enc.encode(zapcore.Entry{Level: zapcore.InfoLevel, Time: now, Message: benchkit.Message}, fields)
+		frame = append([]byte(nil), frame...)
 		putEncoder(final)
 		benchThreadCPU(b, func(int) {
 			if _, ok := appendTimeRepaired(nil, frame, now); ok {
