@@ -233,7 +233,14 @@ type result struct {
 	PeakRSS             int64   `json:"peakRSS"`                  // VmHWM of the whole process
 	BaseRSS             int64   `json:"baseRSS"`                  // RSS before the contender was set up
 	ConstructedRSS      int64   `json:"constructedRSS,omitempty"` // steady: RSS right after it was set up
-	BufferBytes         int     `json:"bufferBytes,omitempty"`    // zapsls's configured bound
+	// BaseAnon, ConstructedAnon and PeakAnon split the steady scenario's
+	// RSS: the anonymous part (RssAnon: heap, buffers, stacks; the peak
+	// its largest sample every 5 ms); the rest is file-backed, mostly the
+	// program's code.
+	BaseAnon        int64 `json:"baseAnon,omitempty"`
+	ConstructedAnon int64 `json:"constructedAnon,omitempty"`
+	PeakAnon        int64 `json:"peakAnon,omitempty"`
+	BufferBytes     int   `json:"bufferBytes,omitempty"` // zapsls's configured bound
 
 	Server              string  `json:"server,omitempty"` // "process" or "in-process"
 	ServerLogs          int     `json:"serverLogs,omitempty"`

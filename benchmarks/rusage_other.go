@@ -13,3 +13,5 @@ func minorFaults() int64 { return 0 }
 func peakRSS() int64 { return 0 }
 
 func currentRSS() int64 { return 0 }
+
+func currentAnon() int64 { return 0 }

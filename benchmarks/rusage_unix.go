@@ -50,6 +50,10 @@ func peakRSS() int64 {
 // currentRSS is the resident set size now (Linux), or 0.
 func currentRSS() int64 { return procStatusKB("VmRSS:") << 10 }
 
+// currentAnon is the anonymous part of the resident set now (Linux: heap,
+// mapped buffers, stacks), or 0; the rest is file-backed, mostly code.
+func currentAnon() int64 { return procStatusKB("RssAnon:") << 10 }
+
 func procStatusKB(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
