@@ -223,7 +223,7 @@ func newBenchZapFile(b *testing.B) benchLogger {
 
 // benchEndpoint is an slstest server for a benchmark: in this process, or
 // in a child process of its own (benchServerProcess), so that its CPU time
-// and its allocations (it decodes every log it receives) are not counted as
+// and its allocations (it verifies every log it receives) are not counted as
 // the client's. Either way requests go over loopback TCP through net/http.
 type benchEndpoint struct {
 	endpoint string

@@ -59,7 +59,7 @@
 //	                                                      Unauthorized
 //	body      x-log-compresstype "", lz4, zstd, deflate   400 InvalidCompressType
 //	          decodes to exactly x-log-bodyrawsize bytes  400 PostBodyUncompressError, InvalidBodyRawSize
-//	          a LogGroup (the SDK's Unmarshal)            400 PostBodyInvalid
+//	          a LogGroup, as the SDK's Unmarshal reads it 400 PostBodyInvalid
 //	          at most MaxLogs logs                        400 PostBodyTooLarge
 //	          topic, source, tags: UTF-8, <= 128 bytes    400 InvalidEncoding, PostBodyInvalid, InvalidKey
 //	          Time within MaxLogAge / MaxLogFuture,
@@ -69,6 +69,15 @@
 //	          _extract_others_, __extract_others__,
 //	          nor __tag__:*                               400 InvalidEncoding, InvalidKey
 //	          values: at most 1,000,000 bytes, UTF-8      400 PostBodyInvalid, InvalidEncoding
+//
+// The LogGroup is checked in one pass over its protobuf bytes that
+// allocates nothing, and refuses exactly what decoding it with the SDK's
+// (*sls.LogGroup).Unmarshal and checking the decoded group refuses, with
+// the same code (a differential fuzz test holds it to that). A Server that
+// keeps logs (neither DiscardLogs nor a full KeepLogs sample) also decodes
+// each request with the SDK, which Requests and Logs read back, and answers
+// 500 InternalServerError, naming both verdicts, should the two ever
+// disagree.
 //
 // Signatures are recomputed with the SDK's own signers (sls.NewSignerV1,
 // sls.NewSignerV4, any region) over the received headers, so whatever the

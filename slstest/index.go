@@ -214,7 +214,8 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request, id string) b
 	rt := routeInfo{project: projectOf(r.Host), logstore: logstore, path: r.URL.Path}
 	call := IndexCall{Method: r.Method, Project: rt.project, Logstore: rt.logstore, RequestID: id}
 
-	body, berr := s.readBody(w, r)
+	// Its buffers are never released: the recorded call keeps the body.
+	body, berr := s.readBody(w, r, &requestBuffers{})
 	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		call.Body = body
 	}

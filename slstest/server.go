@@ -515,23 +515,20 @@ func (s *Server) Attempts() []Attempt {
 	return append([]Attempt(nil), s.attempts...)
 }
 
-// beginAttempt records r's body as an attempt still unanswered, and
-// returns its index in s.attempts, or -1 when attempts are not recorded.
+// beginAttempt records a copy of r's body as an attempt still unanswered,
+// and returns its index in s.attempts, or -1 when attempts are not
+// recorded.
 func (s *Server) beginAttempt(id string, r *http.Request, body []byte) int {
 	if !s.opts.RecordAttempts {
 		return -1
 	}
-	a := Attempt{RequestID: id, Compression: r.Header.Get("x-log-compresstype"), RawSize: -1, Body: body}
+	a := Attempt{RequestID: id, Compression: r.Header.Get("x-log-compresstype"), RawSize: -1, Body: bytes.Clone(body)}
 	if n, err := strconv.Atoi(r.Header.Get("x-log-bodyrawsize")); err == nil && n >= 0 && n <= s.opts.MaxRawBytes {
 		a.RawSize = n
-		if raw, e := s.decompress(a.Compression, body, n); e == nil {
+		if raw, e := s.decompress(a.Compression, body, n, nil); e == nil {
 			var g sls.LogGroup
 			if g.Unmarshal(raw) == nil {
-				for _, t := range g.LogTags {
-					if t.GetKey() == packIDTag {
-						a.PackID = t.GetValue()
-					}
-				}
+				a.PackID = packIDOf(&g)
 			}
 		}
 	}
@@ -585,11 +582,12 @@ func (s *Server) keptRequests() []keptRequest {
 }
 
 // keptRequest is an accepted request as the server keeps it: the Request
-// without its Group, and the Group's uncompressed protobuf bytes, several
-// times smaller than the decoded Group and its flattened Logs.
+// without its Group, and the Group's uncompressed protobuf bytes as
+// received, several times smaller than the decoded Group and its flattened
+// Logs.
 type keptRequest struct {
 	req Request // Group is nil
-	raw []byte  // the LogGroup, marshaled
+	raw []byte  // the LogGroup as received, uncompressed
 }
 
 // request returns k's Request with its Group decoded from k.raw.
@@ -597,7 +595,7 @@ func (k keptRequest) request() Request {
 	req := k.req
 	req.Group = &sls.LogGroup{}
 	if err := req.Group.Unmarshal(k.raw); err != nil {
-		// k.raw was marshaled by store from a Group that verify decoded.
+		// verify kept k.raw only after decodeGroup accepted it (crossCheck).
 		panic("slstest: a kept LogGroup does not decode: " + err.Error())
 	}
 	return req
@@ -655,29 +653,37 @@ func (s *Server) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
+// accepted is what verify returns of a request it accepts.
+type accepted struct {
+	req  *Request // Group is nil; Header is the live request's
+	logs int      // len(LogGroup.Logs)
+	raw  []byte   // the LogGroup, in the request's buffers
+	keep bool     // s.keeping() when verified: crossCheck ran, store may keep it
+}
+
+// keeping reports whether an accepted request would be kept now (see
+// Options.DiscardLogs and KeepLogs).
+func (s *Server) keeping() bool {
+	return !s.opts.DiscardLogs && (s.opts.KeepLogs <= 0 || s.keptSoFar() < s.opts.KeepLogs)
+}
+
 // store records an accepted request before its 200 is written, so a client
-// that has seen the 200 also sees the logs. It keeps the Group as its
-// protobuf bytes (keptRequest), and only a sample with Options.KeepLogs.
-func (s *Server) store(req Request) {
-	n := len(req.Group.Logs)
-	keep := !s.opts.DiscardLogs && (s.opts.KeepLogs <= 0 || s.keptSoFar() < s.opts.KeepLogs)
+// that has seen the 200 also sees the logs. It keeps copies of the
+// LogGroup's bytes and of the headers (keptRequest), and only a sample
+// with Options.KeepLogs.
+func (s *Server) store(a *accepted) {
 	var k keptRequest
-	if keep {
-		raw, err := req.Group.Marshal()
-		if err != nil {
-			// verify decoded this Group from protobuf: it marshals.
-			panic("slstest: an accepted LogGroup does not marshal: " + err.Error())
-		}
-		k.req, k.raw = req, raw
-		k.req.Group = nil
+	if a.keep {
+		k.req, k.raw = *a.req, bytes.Clone(a.raw)
+		k.req.Header = a.req.Header.Clone()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if keep && (s.opts.KeepLogs <= 0 || s.keptLogs < s.opts.KeepLogs) {
+	if a.keep && (s.opts.KeepLogs <= 0 || s.keptLogs < s.opts.KeepLogs) {
 		s.kept = append(s.kept, k)
-		s.keptLogs += n
+		s.keptLogs += a.logs
 	}
-	s.logCount += n
+	s.logCount += a.logs
 	s.notifyLocked()
 }
 
@@ -765,7 +771,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Read the body first: net/http notices a client hanging up only once
 	// the body has been consumed, and delays must end when the client does.
-	body, berr := s.readBody(w, r)
+	var bufs requestBuffers
+	defer bufs.release()
+	body, berr := s.readBody(w, r, &bufs)
 	att := -1
 	if berr == nil {
 		att = s.beginAttempt(id, r, body)
@@ -792,19 +800,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, id, rt, nil, berr, att)
 		return
 	}
-	req, verr := s.verify(r, rt, body)
+	acc, verr := s.verify(r, rt, body, &bufs)
 	if verr != nil {
 		s.answer(w, id, rt, nil, verr, att)
 		return
 	}
-	req.RequestID = id
-	s.answer(w, id, rt, req, nil, att)
+	acc.req.RequestID = id
+	s.answer(w, id, rt, acc, nil, att)
 }
 
 // answer writes the response, recording the request first as accepted
-// (req != nil and the status is 200) or as rejected, and ending attempt att
+// (acc != nil and the status is 200) or as rejected, and ending attempt att
 // (see beginAttempt) with what it answers.
-func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Request, e *apiError, att int) {
+func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, acc *accepted, e *apiError, att int) {
 	status, body := http.StatusOK, []byte(nil)
 	slsBody := false // body is an SLS error
 	if e != nil {
@@ -830,7 +838,7 @@ func (s *Server) answer(w http.ResponseWriter, id string, rt routeInfo, req *Req
 	}
 	code := ""
 	if e == nil && status == http.StatusOK {
-		s.store(*req)
+		s.store(acc)
 	} else {
 		if slsBody {
 			code = e.code

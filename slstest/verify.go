@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +31,7 @@ const (
 	maxTopicBytes  = 128
 	maxSourceBytes = 128
 	packIDTag      = "__pack_id__"
+	tagKeyPrefix   = "__tag__:" // content keys with it are reserved for tags
 )
 
 // reservedKeys are content keys SLS refuses: they name the fields it adds
@@ -99,13 +101,20 @@ func (s *Server) maxWireBytes() int64 {
 	return n + n/255 + 64<<10
 }
 
-// readBody reads the body without ever holding more than maxWireBytes.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+// readBody reads the body into bufs without ever holding more than
+// maxWireBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, bufs *requestBuffers) ([]byte, *apiError) {
 	limit := s.maxWireBytes()
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusBadRequest, "PostBodyTooLarge", "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	size := 512
+	if r.ContentLength >= 0 {
+		size = int(r.ContentLength) + 1 // room to read EOF without growing
+	}
+	bufs.body = getBuf(size)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), *bufs.body)
+	*bufs.body = body
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -116,9 +125,73 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiE
 	return body, nil
 }
 
-// verify checks a routed request the way SLS does, in roughly the order SLS
-// reports problems: headers, project and logstore, body integrity,
-// signature, decompression, and the LogGroup itself.
+// readAll is io.ReadAll appending to b, whose spare capacity it fills
+// before growing it.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// requestBuffers lends one request the memory for its body and for its
+// decompressed LogGroup, from a pool, until release once the request has
+// been answered: a stream of requests reuses warm buffers instead of
+// allocating (and collecting) a body and a LogGroup each. Nothing kept past
+// the answer may alias them: store and beginAttempt keep copies.
+type requestBuffers struct {
+	body, rawBuf *[]byte // nil until used
+}
+
+// bufPool holds *[]byte of at most maxPooledBytes capacity.
+var bufPool sync.Pool
+
+// maxPooledBytes caps the buffers bufPool keeps: a request of up to 4 MiB
+// (zapsls and the SDK producer send at most a few hundred KiB) reuses one;
+// a rarer larger one, up to MaxRawBytes, is left to the garbage collector.
+const maxPooledBytes = 4 << 20
+
+// getBuf returns an empty buffer of at least n bytes of capacity.
+func getBuf(n int) *[]byte {
+	p, _ := bufPool.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	if cap(*p) < n {
+		*p = make([]byte, 0, n)
+	}
+	*p = (*p)[:0]
+	return p
+}
+
+// raw returns an empty buffer of at least n bytes of capacity for the
+// decompressed LogGroup.
+func (b *requestBuffers) raw(n int) []byte {
+	if b.rawBuf == nil {
+		b.rawBuf = getBuf(n)
+	}
+	return *b.rawBuf
+}
+
+// release gives the buffers back to the pool.
+func (b *requestBuffers) release() {
+	for _, p := range []*[]byte{b.body, b.rawBuf} {
+		if p != nil && cap(*p) <= maxPooledBytes {
+			bufPool.Put(p)
+		}
+	}
+	b.body, b.rawBuf = nil, nil
+}
+
 // checkEnvelope checks what every request must get right before its body
 // is looked at: the Host names a project that exists, the logstore exists,
 // the API version, and a body's Content-Type.
@@ -154,7 +227,12 @@ func (s *Server) checkEnvelope(r *http.Request, rt routeInfo, body []byte, conte
 	return nil
 }
 
-func (s *Server) verify(r *http.Request, rt routeInfo, body []byte) (*Request, *apiError) {
+// verify checks a routed request the way SLS does, in roughly the order SLS
+// reports problems: headers, project and logstore, body integrity,
+// signature, decompression, and the LogGroup itself (walkGroup). body was
+// read into bufs (readBody), which also lends the decompressed LogGroup
+// its memory; it returns what store needs of an accepted request.
+func (s *Server) verify(r *http.Request, rt routeInfo, body []byte, bufs *requestBuffers) (*accepted, *apiError) {
 	h := r.Header
 	if e := s.checkEnvelope(r, rt, body, "application/x-protobuf"); e != nil {
 		return nil, e
@@ -185,29 +263,34 @@ func (s *Server) verify(r *http.Request, rt routeInfo, body []byte) (*Request, *
 		Compression: h.Get("x-log-compresstype"),
 		RawSize:     rawSize,
 		WireSize:    len(body),
-		Header:      h.Clone(),
+		Header:      h, // cloned by store if the request is kept
 	}
 	if e := s.authenticate(r, body, req); e != nil {
 		return nil, e
 	}
-	raw, e := s.decompress(req.Compression, body, rawSize)
+	var dst []byte // an uncompressed body is its own LogGroup
+	if req.Compression != "" {
+		dst = bufs.raw(rawSize)
+	}
+	raw, e := s.decompress(req.Compression, body, rawSize, dst)
 	if e != nil {
 		return nil, e
 	}
-	group := &sls.LogGroup{}
-	if err := group.Unmarshal(raw); err != nil {
-		return nil, errorf(http.StatusBadRequest, "PostBodyInvalid", "the body is not a valid LogGroup: %v", err)
-	}
-	if e := s.checkGroup(group); e != nil {
-		return nil, e
-	}
-	req.Group = group
-	for _, t := range group.LogTags {
-		if t.GetKey() == packIDTag {
-			req.PackID = t.GetValue()
+	now := s.now()
+	sum, e := s.walkGroup(raw, now)
+	keep := s.keeping()
+	if keep {
+		if bug := s.crossCheck(raw, now, sum, e); bug != nil {
+			return nil, bug
 		}
 	}
-	return req, nil
+	if e != nil {
+		return nil, e
+	}
+	if keep {
+		req.PackID = string(sum.packID)
+	}
+	return &accepted{req: req, logs: sum.logs, raw: raw, keep: keep}, nil
 }
 
 // authenticate checks the signature (V1 or V4), the clock skew and the
@@ -367,8 +450,9 @@ func (s *Server) checkSkew(t time.Time) *apiError {
 }
 
 // decompress returns the raw LogGroup bytes, which must be exactly rawSize
-// long.
-func (s *Server) decompress(kind string, body []byte, rawSize int) ([]byte, *apiError) {
+// long: body itself when it is not compressed, else bytes decoded into
+// dst's memory when its capacity holds rawSize (dst may be nil).
+func (s *Server) decompress(kind string, body []byte, rawSize int, dst []byte) ([]byte, *apiError) {
 	sizeErr := func(got string) *apiError {
 		return errorf(http.StatusBadRequest, "InvalidBodyRawSize", "x-log-bodyrawsize is %d but the %s body decodes to %s bytes", rawSize, orNone(kind), got)
 	}
@@ -381,7 +465,7 @@ func (s *Server) decompress(kind string, body []byte, rawSize int) ([]byte, *api
 	case "lz4":
 		// A raw LZ4 block carries no length: SLS sizes the output from
 		// x-log-bodyrawsize, and so do we.
-		raw := make([]byte, rawSize)
+		raw := sized(dst, rawSize)
 		n, err := lz4.UncompressBlock(body, raw)
 		if err != nil {
 			return nil, errorf(http.StatusBadRequest, "PostBodyUncompressError", "lz4 block does not decode into %d bytes: %v", rawSize, err)
@@ -391,7 +475,9 @@ func (s *Server) decompress(kind string, body []byte, rawSize int) ([]byte, *api
 		}
 		return raw, nil
 	case "zstd":
-		raw, err := s.zstd.DecodeAll(body, make([]byte, 0, rawSize))
+		// The decoder stops at the capacity (WithDecodeAllCapLimit):
+		// exactly rawSize.
+		raw, err := s.zstd.DecodeAll(body, sized(dst, rawSize)[:0:rawSize])
 		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 			return nil, sizeErr("more than " + strconv.Itoa(rawSize))
 		}
@@ -420,6 +506,15 @@ func (s *Server) decompress(kind string, body []byte, rawSize int) ([]byte, *api
 	}
 }
 
+// sized returns dst resliced to n bytes, or a new slice if dst cannot hold
+// them.
+func sized(dst []byte, n int) []byte {
+	if cap(dst) < n {
+		return make([]byte, n)
+	}
+	return dst[:n]
+}
+
 func orNone(kind string) string {
 	if kind == "" {
 		return "uncompressed"
@@ -427,10 +522,11 @@ func orNone(kind string) string {
 	return kind
 }
 
-// checkGroup applies SLS's limits to a decoded LogGroup.
-func (s *Server) checkGroup(g *sls.LogGroup) *apiError {
+// checkGroup applies SLS's limits to a decoded LogGroup, with now as the
+// server's time.
+func (s *Server) checkGroup(g *sls.LogGroup, now time.Time) *apiError {
 	if len(g.Logs) > s.opts.MaxLogs {
-		return errorf(http.StatusBadRequest, "PostBodyTooLarge", "%d logs exceed the limit of %d logs per request", len(g.Logs), s.opts.MaxLogs)
+		return tooManyLogs(len(g.Logs), s.opts.MaxLogs)
 	}
 	if e := checkMeta("topic", g.GetTopic(), maxTopicBytes); e != nil {
 		return e
@@ -439,20 +535,15 @@ func (s *Server) checkGroup(g *sls.LogGroup) *apiError {
 		return e
 	}
 	for _, t := range g.LogTags {
-		k, v := t.GetKey(), t.GetValue()
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return errorf(http.StatusBadRequest, "InvalidEncoding", "tag %q is not valid UTF-8", k)
-		}
-		if k == "" || len(k) > maxKeyBytes {
-			return errorf(http.StatusBadRequest, "InvalidKey", "tag key %q must be 1 to %d bytes", k, maxKeyBytes)
+		if e := checkTag(t.GetKey(), t.GetValue()); e != nil {
+			return e
 		}
 	}
-	now := s.now()
 	for i, l := range g.Logs {
 		if l.Time == nil {
 			return errorf(http.StatusBadRequest, "PostBodyInvalid", "log %d has no Time", i)
 		}
-		if e := s.checkTime(i, l, now); e != nil {
+		if e := s.checkTime(i, l.GetTime(), l.GetTimeNs(), now); e != nil {
 			return e
 		}
 		for _, c := range l.Contents {
@@ -460,6 +551,20 @@ func (s *Server) checkGroup(g *sls.LogGroup) *apiError {
 				return e
 			}
 		}
+	}
+	return nil
+}
+
+func tooManyLogs(n, limit int) *apiError {
+	return errorf(http.StatusBadRequest, "PostBodyTooLarge", "%d logs exceed the limit of %d logs per request", n, limit)
+}
+
+func checkTag(k, v string) *apiError {
+	if !utf8.ValidString(k) || !utf8.ValidString(v) {
+		return errorf(http.StatusBadRequest, "InvalidEncoding", "tag %q is not valid UTF-8", k)
+	}
+	if k == "" || len(k) > maxKeyBytes {
+		return errorf(http.StatusBadRequest, "InvalidKey", "tag key %q must be 1 to %d bytes", k, maxKeyBytes)
 	}
 	return nil
 }
@@ -474,13 +579,15 @@ func checkMeta(what, v string, limit int) *apiError {
 	return nil
 }
 
-func (s *Server) checkTime(i int, l *sls.Log, now time.Time) *apiError {
+// checkTime checks log i's Time (sec) and TimeNs (ns, 0 when absent)
+// against the server time now.
+func (s *Server) checkTime(i int, sec, ns uint32, now time.Time) *apiError {
 	// TimeNs holds only the sub-second part; a full Unix-nanosecond value
 	// there is a client bug that SLS would store as garbage.
-	if l.TimeNs != nil && *l.TimeNs >= 1e9 {
-		return errorf(http.StatusBadRequest, "InvalidTimestamp", "log %d: TimeNs %d is not below one second", i, *l.TimeNs)
+	if ns >= 1e9 {
+		return errorf(http.StatusBadRequest, "InvalidTimestamp", "log %d: TimeNs %d is not below one second", i, ns)
 	}
-	t := time.Unix(int64(l.GetTime()), int64(l.GetTimeNs()))
+	t := time.Unix(int64(sec), int64(ns))
 	if s.opts.MaxLogAge > 0 && now.Sub(t) > s.opts.MaxLogAge {
 		return errorf(http.StatusBadRequest, "InvalidTimestamp", "log %d: time %s is older than %s", i, t.UTC().Format(time.RFC3339), s.opts.MaxLogAge)
 	}
@@ -517,7 +624,7 @@ func checkContent(i int, k, v string) *apiError {
 		return errorf(http.StatusBadRequest, "InvalidKey", "log %d: key %q is longer than %d bytes", i, k, maxKeyBytes)
 	case slices.Contains(reservedKeys, k):
 		return errorf(http.StatusBadRequest, "InvalidKey", "log %d: key %s is reserved", i, k)
-	case strings.HasPrefix(k, "__tag__:"):
+	case strings.HasPrefix(k, tagKeyPrefix):
 		return errorf(http.StatusBadRequest, "InvalidKey", "log %d: key %s is reserved for tags", i, k)
 	}
 	if len(v) > maxValueBytes {
