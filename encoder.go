@@ -343,7 +343,9 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 // member of the root object.
 func builtin[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
 	if e.conf.root == "" {
-		addValue(e, key, val, valid)
+		if !addPlain(e, key, val) {
+			addValue(e, key, val, valid)
+		}
 		return
 	}
 	if !valid(val) {
@@ -424,7 +426,7 @@ func (e *encoder) addEncoded(key, fallback string) {
 		e.AddString(key, fallback)
 		return
 	}
-	addValue(e, key, e.scratch, validBytes)
+	e.AddByteString(key, e.scratch)
 }
 
 // addValue appends one Content. It repairs the key and the value where SLS
@@ -582,36 +584,47 @@ func truncateUTF8(b []byte, n int) []byte {
 	return b[:n]
 }
 
-// AddString adds a string content. A key SLS accepts as it is (see keyOK),
-// outside any object or namespace, with a value within the cap takes a
-// path of its own; everything else goes through addValue.
+// AddString adds a string content; see addPlain.
 func (e *encoder) AddString(key, val string) {
-	if len(e.prefix) == 0 && len(key) > 0 && len(key) <= MaxKeyBytes && key[0] != '_' &&
-		len(val) <= e.conf.maxValue && validString(key) && validString(val) {
-		e.buf = appendPlainContent(e.buf, key, val)
-		return
+	if !addPlain(e, key, val) {
+		addValue(e, key, val, validString)
 	}
-	addValue(e, key, val, validString)
 }
 
-// appendPlainContent appends a Content of key and val as they are.
-func appendPlainContent(b []byte, key, val string) []byte {
+// addPlain adds key and val as they are, and reports true, when they need
+// no repair: a key SLS accepts as it is (see keyOK), outside any object or
+// namespace, and a value within the cap, both ASCII. It is the common case,
+// without addValue's indirect calls; when it reports false, nothing was
+// added and addValue must add them.
+func addPlain[S string | []byte](e *encoder, key string, val S) bool {
+	if len(e.prefix) != 0 || len(key) == 0 || len(key) > MaxKeyBytes || key[0] == '_' ||
+		len(val) > e.conf.maxValue || !isASCII(key) || !isASCII(val) {
+		return false
+	}
 	inner := 4 + len(key) + len(val)
 	if inner >= 0x80 {
-		return pb.AppendPair(b, pb.TagLogContent, key, val)
+		e.appendContent(nil, key, len(val))
+		e.buf = append(e.buf, val...)
+		return true
 	}
-	// Every length fits in one byte, the common case: one capacity check,
-	// and the bytes stored in place.
-	n := len(b)
+	// Every length fits in one byte: one capacity check, and the bytes
+	// stored in place.
+	b, n := e.buf, len(e.buf)
 	b = slices.Grow(b, 2+inner)[:n+2+inner]
 	b[n], b[n+1], b[n+2], b[n+3] = pb.TagLogContent, byte(inner), pb.TagKey, byte(len(key))
 	n += 4 + copy(b[n+4:], key)
 	b[n], b[n+1] = pb.TagValue, byte(len(val))
 	copy(b[n+2:], val)
-	return b
+	e.buf = b
+	return true
 }
 
-func (e *encoder) AddByteString(key string, val []byte) { addValue(e, key, val, validBytes) }
+// AddByteString adds a byte string content; see addPlain.
+func (e *encoder) AddByteString(key string, val []byte) {
+	if !addPlain(e, key, val) {
+		addValue(e, key, val, validBytes)
+	}
+}
 
 func alwaysValid([]byte) bool { return true }
 

@@ -288,6 +288,15 @@ func TestEncoderUTF8AtEveryPosition(t *testing.T) {
 			assert.Equal(t, "uk", m[valid])
 		}
 	}
+	// Lengths that take more than a byte, as a string, as bytes, and as the
+	// message.
+	for _, n := range []int{120, 123, 124, 127, 128, 129, 300, 20000} {
+		v := strings.Repeat("v", n)
+		_, m := encodeOne(t, enc, zapcore.Entry{Message: v}, zap.String("s", v), zap.ByteString("b", []byte(v)))
+		assert.Equal(t, v, m["s"], n)
+		assert.Equal(t, v, m["b"], n)
+		assert.Equal(t, v, m["msg"], n)
+	}
 }
 
 func TestEncoderNoAllocsWithContext(t *testing.T) {
