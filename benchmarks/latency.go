@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -10,6 +12,7 @@ import (
 	"runtime/trace"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -440,10 +443,23 @@ func startTrace(path string) (stop func() error, err error) {
 // times, interleaved, each in a fresh process (the SLS contenders with a
 // fresh slstest server process); then a table of medians and the targets.
 func runLatency(o options) error {
+	names, err := pickContenders(o.only)
+	if err != nil {
+		return err
+	}
+	var results io.Writer = io.Discard
+	if o.results != "" {
+		f, err := os.OpenFile(o.results, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		results = f
+	}
 	got := map[string][]result{}
 	for run := 0; run < o.runs; run++ {
-		for i := range contenders {
-			c := contenders[(i+run)%len(contenders)] // vary the order between runs
+		for i := range names {
+			c := names[(i+run)%len(names)] // vary the order between runs
 			label := fmt.Sprintf("run %d/%d: %s, %s entries/s from %d goroutines for %s", run+1, o.runs, c,
 				thousands(float64(o.rate)), o.goroutines, o.duration)
 			fmt.Fprintf(os.Stderr, "%s... ", label)
@@ -464,10 +480,32 @@ func runLatency(o options) error {
 				fmt.Fprintf(os.Stderr, "  NOTE: %s\n", r.Error)
 			}
 			got[c] = append(got[c], r)
+			line, _ := json.Marshal(r)
+			fmt.Fprintln(results, string(line))
 		}
 	}
 	printLatencyTable(o, got)
 	return nil
+}
+
+// pickContenders returns the contenders named in list (comma-separated),
+// in the order tables list them.
+func pickContenders(list string) ([]string, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(contenders, name) {
+			return nil, fmt.Errorf("-contenders: unknown contender %q (want some of %s)", name, strings.Join(contenders, ", "))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, c := range contenders {
+		if want[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // us formats nanoseconds as microseconds, with a precision that suits

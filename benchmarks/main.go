@@ -97,6 +97,7 @@ type options struct {
 	burst    int
 
 	latency bool
+	only    string
 	warmup  time.Duration
 	trace   string
 }
@@ -118,7 +119,7 @@ func main() {
 	flag.StringVar(&o.sizes, "sizes", "100,550,2048,8192", "with -scaling: entry sizes in bytes")
 	flag.StringVar(&o.gcounts, "goroutine-counts", "1,4,16,64", "with -scaling: goroutine counts")
 	flag.IntVar(&o.scalingBytes, "scaling-bytes", 256<<20, "with -scaling: at most this many bytes of entries per run (fewer entries for large sizes)")
-	flag.StringVar(&o.results, "results", "", "with -all: append every run as a JSON line to this file; with -chart alone: read results from it")
+	flag.StringVar(&o.results, "results", "", "with -all or -latency: append every run as a JSON line to this file; with -chart alone: read results from it")
 	flag.StringVar(&o.chart, "chart", "", "draw a PNG bar chart of entries/s by contender to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "with -contender or -serve: write a CPU profile of this process to this file")
 	flag.BoolVar(&o.memory, "memory", false, "run the idle/steady/burst memory scenario for every contender in fresh processes and print a table")
@@ -128,6 +129,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 0, "with -memory, -latency or -scenario steady/latency: how long to log (0: 10s for -memory and steady, 4s for -latency)")
 	flag.IntVar(&o.burst, "burst", 400_000, "with -memory: entries of the burst, from 4 goroutines")
 	flag.BoolVar(&o.latency, "latency", false, "run the log-call latency scenario for every contender in fresh processes and print a table (latency.go): -rate entries/s from -goroutines for -duration, -runs times")
+	flag.StringVar(&o.only, "contenders", strings.Join(contenders, ","), "with -latency: the contenders to run, comma-separated")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "with -latency or -scenario latency: paced logging before the timed window, not timed")
 	flag.StringVar(&o.trace, "trace", "", "with -contender and -scenario latency: write a runtime/trace of the timed window to this file")
 	flag.Parse()

@@ -180,3 +180,13 @@ func TestLatencyRecordCountsOnlyTimedCalls(t *testing.T) {
 	require.InDelta(t, 2000, s.Mean, 1e-9)
 	require.Equal(t, []slowCall{{AtMs: 10e-6, Goroutine: 0, LatencyUs: 3}, {AtMs: 5e-6, Goroutine: 1, LatencyUs: 2}}, s.Slowest)
 }
+
+// TestPickContenders: -contenders names some contenders, listed in the
+// tables' order; an unknown name is refused, naming it.
+func TestPickContenders(t *testing.T) {
+	got, err := pickContenders("zap-file, zapsls")
+	require.NoError(t, err)
+	require.Equal(t, []string{contenderZapsls, contenderFile}, got)
+	_, err = pickContenders("zapsls,zap")
+	require.ErrorContains(t, err, `"zap"`)
+}
