@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,9 @@ import (
 // GC cycles and their longest stop-the-world pause, and the Go scheduler's
 // latency (runtime/metrics /sched/latencies:seconds: how long goroutines,
 // the loggers among them, waited runnable for a CPU). -trace writes a
-// runtime/trace of the timed window of a -contender run.
+// runtime/trace of the timed window of a -contender run, in which every
+// call slower than 1.5 µs is followed by a log event ("slow log call",
+// and the bound it passed: ">4us") on its goroutine.
 
 // latencyDefaults are -rate and -duration when the latency scenario is
 // run without them.
@@ -93,7 +96,11 @@ func pacedSlots(rate, goroutines int, d time.Duration) (perGoroutine int, interv
 // rec is not nil, and returns how many entries it logged.
 func pace(logger *zap.Logger, wl *benchkit.Workload, rate, goroutines int, d time.Duration, rec *latencyRecord) int {
 	slots, interval := pacedSlots(rate, goroutines, d)
+	tracing := trace.IsEnabled()
 	base := time.Now()
+	if tracing && rec != nil {
+		trace.Log(context.Background(), "paced", "timed window starts")
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
@@ -119,6 +126,9 @@ func pace(logger *zap.Logger, wl *benchkit.Workload, rate, goroutines int, d tim
 				t1 := time.Since(base)
 				if lat != nil {
 					lat[k], at[k] = int64(t1-t0), int64(t0)
+					if tracing && t1-t0 >= slowCalls[0].over {
+						markSlow(t1 - t0)
+					}
 				}
 			}
 			if rec != nil {
@@ -128,6 +138,28 @@ func pace(logger *zap.Logger, wl *benchkit.Workload, rate, goroutines int, d tim
 	}
 	wg.Wait()
 	return slots * goroutines
+}
+
+// slowCalls are the marks a traced run logs after a slow call, the
+// slowest first to match: category "slow log call", message the bound the
+// call took at least. They are constants, so marking allocates nothing.
+var slowCalls = []struct {
+	over time.Duration
+	mark string
+}{
+	{1500 * time.Nanosecond, ">1.5us"}, {4 * time.Microsecond, ">4us"}, {16 * time.Microsecond, ">16us"},
+	{64 * time.Microsecond, ">64us"}, {256 * time.Microsecond, ">256us"}, {time.Millisecond, ">1ms"},
+}
+
+// markSlow logs a runtime/trace event on the calling goroutine for a call
+// that took d, at least slowCalls[0].over: so a trace shows where the slow
+// calls end and what else ran meanwhile.
+func markSlow(d time.Duration) {
+	i := len(slowCalls) - 1
+	for d < slowCalls[i].over {
+		i--
+	}
+	trace.Log(context.Background(), "slow log call", slowCalls[i].mark)
 }
 
 // latencyStats are the percentiles of a run's call latencies, in
