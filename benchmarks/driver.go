@@ -131,16 +131,25 @@ func runReported(o options, label, contender string, n, goroutines, size int) (r
 	return r, nil
 }
 
-func runAll(o options) error {
-	var results io.Writer = io.Discard
-	if o.results != "" {
-		f, err := os.OpenFile(o.results, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		results = f
+// openResults opens path for appending results as JSON lines; with an
+// empty path, results go nowhere.
+func openResults(path string) (w io.Writer, closeFn func(), err error) {
+	if path == "" {
+		return io.Discard, func() {}, nil
 	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func runAll(o options) error {
+	results, closeResults, err := openResults(o.results)
+	if err != nil {
+		return err
+	}
+	defer closeResults()
 	var all []result
 	for run := 0; run < o.runs; run++ {
 		for i := range contenders {

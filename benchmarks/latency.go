@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"runtime"
@@ -479,15 +478,11 @@ func runLatency(o options) error {
 	if err != nil {
 		return err
 	}
-	var results io.Writer = io.Discard
-	if o.results != "" {
-		f, err := os.OpenFile(o.results, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		results = f
+	results, closeResults, err := openResults(o.results)
+	if err != nil {
+		return err
 	}
+	defer closeResults()
 	got := map[string][]result{}
 	for run := 0; run < o.runs; run++ {
 		for i := range names {
