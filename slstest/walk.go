@@ -233,6 +233,16 @@ func (lt logTimes) ok(sec, ns uint32) bool {
 // length-delimited, the last one of each winning. bad says why the SDK
 // refuses it, "" if it does not.
 func readPair(b []byte) (key, value []byte, bad string) {
+	// The layout encoders write: Key (1-byte length), then Value, once
+	// each, and nothing else.
+	if len(b) >= 2 && b[0] == 1<<3|wireBytes && b[1] < 0x80 {
+		k := 2 + int(b[1])
+		if k < len(b) && b[k] == 2<<3|wireBytes {
+			if n, p, ok := readVarint(b, k+1); ok && n == uint64(len(b)-p) {
+				return b[2:k], b[p:], ""
+			}
+		}
+	}
 	var hasKey, hasValue bool
 	for p := 0; p < len(b); {
 		field, wt, next, ok := readKey(b, p)
@@ -271,6 +281,9 @@ func readPair(b []byte) (key, value []byte, bad string) {
 // (gogo/protobuf) does: at most 10 bytes, bits past the 64th dropped. ok is
 // false if b ends first or a 10th byte has its continuation bit set.
 func readVarint(b []byte, i int) (v uint64, next int, ok bool) {
+	if i < len(b) && b[i] < 0x80 {
+		return uint64(b[i]), i + 1, true
+	}
 	for shift := uint(0); shift < 64; shift += 7 {
 		if i >= len(b) {
 			return 0, i, false
