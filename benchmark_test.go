@@ -333,6 +333,20 @@ func TestBenchServerProcess(t *testing.T) {
 
 // benchSLSConfig is a Writer's Config for e with every tunable at its
 // default, and background errors counted instead of printed.
+// newBenchChildWriter returns a Writer with its defaults (benchSLSConfig)
+// shipping to an slstest server in a child process; benchCloseWriter
+// closes both.
+func newBenchChildWriter(b *testing.B) (*Writer, *benchEndpoint, *atomic.Int64) {
+	e := newBenchChildEndpoint(b)
+	errs := new(atomic.Int64)
+	w, err := NewWriter(benchSLSConfig(e, errs))
+	if err != nil {
+		e.stop(b)
+		b.Fatal(err)
+	}
+	return w, e, errs
+}
+
 func benchSLSConfig(e *benchEndpoint, errs *atomic.Int64) Config {
 	return Config{
 		Endpoint:        e.endpoint,
@@ -547,20 +561,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	shape := benchkit.NewWorkload(benchkit.SDKEntryBytes)
 
 	b.Run("zapsls", func(b *testing.B) {
-		e := newBenchChildEndpoint(b)
-		var errs atomic.Int64
-		w, err := NewWriter(benchSLSConfig(e, &errs))
-		if err != nil {
-			e.stop(b)
-			b.Fatal(err)
-		}
+		w, e, errs := newBenchChildWriter(b)
 		logger := zap.New(NewCore(NewEncoder(benchE2EEncoderConfig("")), w, zap.InfoLevel))
 		benchE2E(b, logger, shape, func() {
 			if err := w.Sync(); err != nil { // delivered: acknowledged by the server
 				b.Error(err)
 			}
 		})
-		benchCloseWriter(b, w, e, &errs)
+		benchCloseWriter(b, w, e, errs)
 	})
 
 	b.Run("zap-file", func(b *testing.B) {

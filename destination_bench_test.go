@@ -30,13 +30,7 @@ func BenchmarkDestinations(b *testing.B) {
 	logstores := []string{"log-a", "log-b", "log-c", "log-d"}
 
 	b.Run("one-writer", func(b *testing.B) {
-		e := newBenchChildEndpoint(b)
-		var errs atomic.Int64
-		w, err := NewWriter(benchSLSConfig(e, &errs))
-		if err != nil {
-			e.stop(b)
-			b.Fatal(err)
-		}
+		w, e, errs := newBenchChildWriter(b)
 		var loggers []*zap.Logger
 		for _, ls := range logstores {
 			loggers = append(loggers, zap.New(NewCore(NewEncoder(benchE2EEncoderConfig("")), w, zap.InfoLevel, WithDestination(Destination{Logstore: ls}))))
@@ -46,7 +40,7 @@ func BenchmarkDestinations(b *testing.B) {
 				b.Error(err)
 			}
 		})
-		benchCloseWriter(b, w, e, &errs)
+		benchCloseWriter(b, w, e, errs)
 	})
 
 	b.Run("four-writers", func(b *testing.B) {

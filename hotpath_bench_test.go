@@ -3,6 +3,8 @@
 package zapsls
 
 import (
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,9 +27,10 @@ import (
 //     batcher's thread;
 //   - log: zap's Logger.Info through NewCore into a Writer with its
 //     defaults (encode and enqueue), whose sender posts to an slstest
-//     server in a child process.
+//     server in a child process, from one goroutine and from four (the
+//     burst's), which contend for the buffer and the Writer's counters.
 //
-// It reports the benchmark thread's CPU time per entry (cpu-ns/entry, on
+// It reports the logging threads' CPU time per entry (cpu-ns/entry, on
 // Linux): in "log" the batcher and the posters run on other threads and
 // do not count (allocations are the whole process's); time spent descheduled on a loaded machine
 // does not either. Compare two builds by running their test binaries
@@ -64,33 +67,47 @@ func BenchmarkHotPath(b *testing.B) {
 		})
 	})
 
-	b.Run("log", func(b *testing.B) {
-		e := newBenchChildEndpoint(b)
-		var errs atomic.Int64
-		w, err := NewWriter(benchSLSConfig(e, &errs))
-		if err != nil {
-			e.stop(b)
-			b.Fatal(err)
-		}
-		logger := zap.New(NewCore(NewEncoder(ec), w, zap.InfoLevel))
-		benchThreadCPU(b, func(i int) {
-			shape.Fields(i, fields)
-			logger.Info(benchkit.Message, fields...)
+	for _, goroutines := range []int{1, benchE2EGoroutines} {
+		b.Run("log/goroutines="+strconv.Itoa(goroutines), func(b *testing.B) {
+			w, e, errs := newBenchChildWriter(b)
+			logger := zap.New(NewCore(NewEncoder(ec), w, zap.InfoLevel))
+			benchThreadsCPU(b, goroutines, func(g, i int, fields []zapcore.Field) {
+				shape.Fields(i+g*7, fields)
+				logger.Info(benchkit.Message, fields...)
+			})
+			benchCloseWriter(b, w, e, errs)
 		})
-		benchCloseWriter(b, w, e, &errs)
-	})
+	}
 }
 
 // benchThreadCPU runs entry for 0 to b.N-1 on a locked thread and reports
 // allocations and the thread's CPU time per entry (cpu-ns/entry).
 func benchThreadCPU(b *testing.B, entry func(i int)) {
+	benchThreadsCPU(b, 1, func(_, i int, _ []zapcore.Field) { entry(i) })
+}
+
+// benchThreadsCPU runs entry for b.N entries split among goroutines, each
+// on a locked thread with fields of its own, and reports allocations and
+// the sum of the threads' CPU time per entry (cpu-ns/entry).
+func benchThreadsCPU(b *testing.B, goroutines int, entry func(g, i int, fields []zapcore.Field)) {
 	b.ReportAllocs()
-	defer lockThread()()
-	start := threadCPUClock()
+	var cpu atomic.Int64
+	var wg sync.WaitGroup
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		entry(i)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer lockThread()()
+			fields := make([]zapcore.Field, 8)
+			start := threadCPUClock()
+			for i := g; i < b.N; i += goroutines {
+				entry(g, i, fields)
+			}
+			cpu.Add(int64(threadCPUClock() - start))
+		}()
 	}
+	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64((threadCPUClock()-start).Nanoseconds())/float64(b.N), "cpu-ns/entry")
+	b.ReportMetric(float64(cpu.Load())/float64(b.N), "cpu-ns/entry")
 }
