@@ -186,7 +186,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	}
 	printStats(stdout, int(logged.Load()), elapsed, stats)
 	if srv != nil {
-		fmt.Fprintln(stdout, "\n(The local endpoint runs in this process and verifies and decodes every entry:\n it takes most of the CPU, so entries/s here is a floor, not the library's throughput.)")
+		fmt.Fprintln(stdout, "\n(The local endpoint runs in this process and verifies every entry on the same CPUs,\n so entries/s here is a floor, not the library's throughput.)")
 	}
 
 	if syncErr != nil {
