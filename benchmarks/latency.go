@@ -68,16 +68,29 @@ const (
 type latencyRecord struct {
 	lat, at [][]int64
 	lag     []time.Duration
+	// faults and switches are, with -faults, the page faults and
+	// involuntary context switches of each call's thread during the call.
+	faults, switches [][]int32
 }
 
 // newLatencyRecord returns room for the calls of a paced run, touched so
-// that no page is first written inside the measurement.
-func newLatencyRecord(goroutines, perGoroutine int) *latencyRecord {
+// that no page is first written inside the measurement; with usage, room
+// for each call's faults and context switches too.
+func newLatencyRecord(goroutines, perGoroutine int, usage bool) *latencyRecord {
 	rec := &latencyRecord{lat: make([][]int64, goroutines), at: make([][]int64, goroutines), lag: make([]time.Duration, goroutines)}
 	for g := range rec.lat {
 		rec.lat[g], rec.at[g] = make([]int64, perGoroutine), make([]int64, perGoroutine)
 		for i := range rec.lat[g] {
 			rec.lat[g][i], rec.at[g][i] = -1, -1
+		}
+	}
+	if usage {
+		rec.faults, rec.switches = make([][]int32, goroutines), make([][]int32, goroutines)
+		for g := range rec.faults {
+			rec.faults[g], rec.switches[g] = make([]int32, perGoroutine), make([]int32, perGoroutine)
+			for i := range rec.faults[g] {
+				rec.faults[g][i], rec.switches[g][i] = -1, -1
+			}
 		}
 	}
 	return rec
@@ -108,8 +121,18 @@ func pace(logger *zap.Logger, wl *benchkit.Workload, rate, goroutines int, d tim
 			fields := make([]zap.Field, 8) // the workload's eight keys
 			phase := interval * time.Duration(g) / time.Duration(goroutines)
 			var lat, at []int64
+			var faults, switches []int32
 			if rec != nil {
 				lat, at = rec.lat[g], rec.at[g]
+				if rec.faults != nil {
+					faults, switches = rec.faults[g], rec.switches[g]
+				}
+			}
+			if faults != nil {
+				// Readings of the thread's counters are about this
+				// goroutine only while it keeps its thread.
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
 			}
 			var lag time.Duration
 			for k := 0; k < slots; k++ {
@@ -120,9 +143,17 @@ func pace(logger *zap.Logger, wl *benchkit.Workload, rate, goroutines int, d tim
 					lag = max(lag, now-due)
 				}
 				wl.Fields(k+g*7, fields)
+				var f0, s0 int64
+				if faults != nil {
+					f0, s0 = threadUsage()
+				}
 				t0 := time.Since(base)
 				logger.Info(benchkit.Message, fields...)
 				t1 := time.Since(base)
+				if faults != nil {
+					f1, s1 := threadUsage()
+					faults[k], switches[k] = int32(f1-f0), int32(s1-s0)
+				}
 				if lat != nil {
 					lat[k], at[k] = int64(t1-t0), int64(t0)
 					if tracing && t1-t0 >= slowCalls[0].over {
@@ -168,6 +199,72 @@ type latencyStats struct {
 	Mean                     float64
 	Over100us, Over1ms       int // calls that took longer
 	Slowest                  []slowCall
+	Usage                    *usageStats // with -faults
+}
+
+// usageStats say, with -faults, what happened to the calling thread
+// during the calls: page faults, involuntary context switches (the kernel
+// ran something else on its CPU), or neither.
+type usageStats struct {
+	FaultCalls  int `json:"faultCalls"`  // calls that took at least one page fault
+	SwitchCalls int `json:"switchCalls"` // calls without a fault whose thread was switched out
+	// Slowest1 and Slowest01 split the calls slower than the p99 and the
+	// p99.9: with a fault, switched out without one, neither.
+	Slowest1  [3]int `json:"slowest1"`
+	Slowest01 [3]int `json:"slowest01"`
+	// NeitherP99Ns and NeitherP999Ns are the percentiles of the calls
+	// with neither.
+	NeitherP99Ns  int64 `json:"neitherP99Ns"`
+	NeitherP999Ns int64 `json:"neitherP999Ns"`
+}
+
+// Kinds of call for usageStats.
+const (
+	callFaulted = iota
+	callSwitched
+	callNeither
+)
+
+// usageKind says which of usageStats's kinds a call is.
+func usageKind(faults, switches int32) int {
+	switch {
+	case faults > 0:
+		return callFaulted
+	case switches > 0:
+		return callSwitched
+	}
+	return callNeither
+}
+
+// summarizeUsage computes rec's usageStats, given its p99 and p99.9.
+func summarizeUsage(rec *latencyRecord, p99, p999 int64) *usageStats {
+	u := &usageStats{}
+	var neither []int64
+	for g := range rec.lat {
+		for i, l := range rec.lat[g] {
+			if l < 0 || rec.faults[g][i] < 0 {
+				continue
+			}
+			kind := usageKind(rec.faults[g][i], rec.switches[g][i])
+			switch kind {
+			case callFaulted:
+				u.FaultCalls++
+			case callSwitched:
+				u.SwitchCalls++
+			default:
+				neither = append(neither, l)
+			}
+			if l > p99 {
+				u.Slowest1[kind]++
+			}
+			if l > p999 {
+				u.Slowest01[kind]++
+			}
+		}
+	}
+	slices.Sort(neither)
+	u.NeitherP99Ns, u.NeitherP999Ns = percentile(neither, 0.99), percentile(neither, 0.999)
+	return u
 }
 
 // slowCall is one of the slowest calls: when it started (ms into the
@@ -229,6 +326,9 @@ func summarizeLatency(rec *latencyRecord, slowest int) latencyStats {
 		return 0
 	})
 	s.Slowest = calls[:min(slowest, len(calls))]
+	if rec.faults != nil {
+		s.Usage = summarizeUsage(rec, s.P99, s.P999)
+	}
 	return s
 }
 
@@ -297,9 +397,10 @@ type latencyResult struct {
 	// SchedP99Ns and SchedP999Ns are the Go scheduler's latency in the
 	// timed window (bucket upper bounds): how long runnable goroutines
 	// waited for a CPU.
-	SchedP99Ns  float64    `json:"schedP99Ns"`
-	SchedP999Ns float64    `json:"schedP999Ns"`
-	Slowest     []slowCall `json:"slowest,omitempty"`
+	SchedP99Ns  float64     `json:"schedP99Ns"`
+	SchedP999Ns float64     `json:"schedP999Ns"`
+	Slowest     []slowCall  `json:"slowest,omitempty"`
+	Usage       *usageStats `json:"usage,omitempty"` // with -faults
 }
 
 // measureLatency is the -scenario latency child: o.contender logs at a
@@ -328,7 +429,10 @@ func measureLatency(o options) (r result) {
 		lr.Warmup = pace(c.logger, wl, o.rate, o.goroutines, o.warmup, nil)
 	}
 	perGoroutine, _ := pacedSlots(o.rate, o.goroutines, o.duration)
-	rec := newLatencyRecord(o.goroutines, perGoroutine)
+	if o.faults && !threadUsageWorks {
+		return fail(errors.New("-faults: page faults and context switches per thread are counted on Linux only"))
+	}
+	rec := newLatencyRecord(o.goroutines, perGoroutine, o.faults)
 	var stopTrace func() error
 	if o.trace != "" {
 		if stopTrace, err = startTrace(o.trace); err != nil {
@@ -372,7 +476,7 @@ func measureLatency(o options) (r result) {
 
 	s := summarizeLatency(rec, 10)
 	lr.P50Ns, lr.P90Ns, lr.P99Ns, lr.P999Ns, lr.MaxNs, lr.MeanNs = s.P50, s.P90, s.P99, s.P999, s.Max, s.Mean
-	lr.Over100us, lr.Over1ms, lr.Slowest, lr.Timed = s.Over100us, s.Over1ms, s.Slowest, n
+	lr.Over100us, lr.Over1ms, lr.Slowest, lr.Timed, lr.Usage = s.Over100us, s.Over1ms, s.Slowest, n, s.Usage
 	for _, l := range rec.lag {
 		lr.PacerLagNs = max(lr.PacerLagNs, int64(l))
 	}
@@ -492,7 +596,7 @@ func runLatency(o options) error {
 			fmt.Fprintf(os.Stderr, "%s... ", label)
 			r, err := runChildArgs(o, c, []string{"-scenario", "latency", "-rate", strconv.Itoa(o.rate),
 				"-goroutines", strconv.Itoa(o.goroutines), "-duration", o.duration.String(),
-				"-warmup", o.warmup.String(), "-size", strconv.Itoa(o.size)})
+				"-warmup", o.warmup.String(), "-size", strconv.Itoa(o.size), "-faults=" + strconv.FormatBool(o.faults)})
 			if err != nil {
 				fmt.Fprintln(os.Stderr)
 				return err
@@ -611,6 +715,10 @@ func printLatencyTable(o options, got map[string][]result) {
 			lost)
 	}
 
+	if o.faults {
+		printUsageTable(names(got), got)
+	}
+
 	z, f := got[contenderZapsls], got[contenderFile]
 	if len(z) == 0 || len(f) == 0 {
 		return
@@ -625,4 +733,50 @@ func printLatencyTable(o options, got map[string][]result) {
 	}
 	a := med(z, func(l *latencyResult) float64 { return l.CallAllocsPerEntry })
 	fmt.Printf("- zapsls allocations per entry in the log call, 0 as today (below 0.01: none made per entry): %.4f -> %s\n", a, verdict(a < 0.01))
+}
+
+// names returns the contenders that got results, in the tables' order.
+func names(got map[string][]result) []string {
+	var out []string
+	for _, c := range contenders {
+		if len(got[c]) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// printUsageTable prints, for -faults, what happened to the calling
+// threads during the calls, summed over the runs.
+func printUsageTable(names []string, got map[string][]result) {
+	fmt.Println("\nWhat the calling thread went through during the calls (getrusage RUSAGE_THREAD around each call), summed over the runs:")
+	fmt.Println()
+	fmt.Println("| contender | calls | with a page fault | switched out, no fault | slowest 1%: fault / switched / neither | slowest 0.1%: fault / switched / neither | p99 of neither, µs (median) | p99.9 of neither, µs (median) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, c := range names {
+		var calls, faulted, switched int
+		var top1, top01 [3]int
+		var p99, p999 []float64
+		for _, r := range got[c] {
+			u := r.Latency.Usage
+			if u == nil {
+				continue
+			}
+			calls += r.Latency.Timed
+			faulted += u.FaultCalls
+			switched += u.SwitchCalls
+			for k := range top1 {
+				top1[k] += u.Slowest1[k]
+				top01[k] += u.Slowest01[k]
+			}
+			p99, p999 = append(p99, float64(u.NeitherP99Ns)), append(p999, float64(u.NeitherP999Ns))
+		}
+		if calls == 0 {
+			continue
+		}
+		pct := func(n int) string { return fmt.Sprintf("%d (%.3f%%)", n, 100*float64(n)/float64(calls)) }
+		fmt.Printf("| %s | %d | %s | %s | %d / %d / %d | %d / %d / %d | %s | %s |\n", c, calls, pct(faulted), pct(switched),
+			top1[callFaulted], top1[callSwitched], top1[callNeither], top01[callFaulted], top01[callSwitched], top01[callNeither],
+			us(median(p99)), us(median(p999)))
+	}
 }

@@ -97,6 +97,7 @@ type options struct {
 	burst    int
 
 	latency bool
+	faults  bool
 	only    string
 	warmup  time.Duration
 	trace   string
@@ -131,6 +132,7 @@ func main() {
 	flag.BoolVar(&o.latency, "latency", false, "run the log-call latency scenario for every contender in fresh processes and print a table (latency.go): -rate entries/s from -goroutines for -duration, -runs times")
 	flag.StringVar(&o.only, "contenders", strings.Join(contenders, ","), "with -latency: the contenders to run, comma-separated")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "with -latency or -scenario latency: paced logging before the timed window, not timed")
+	flag.BoolVar(&o.faults, "faults", false, "with -latency or -scenario latency: count each call's page faults and involuntary context switches (getrusage RUSAGE_THREAD, Linux only; the loggers locked to their threads, two system calls per entry outside the timed call, counted in CPU per entry)")
 	flag.StringVar(&o.trace, "trace", "", "with -contender and -scenario latency: write a runtime/trace of the timed window to this file")
 	flag.Parse()
 

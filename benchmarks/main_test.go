@@ -133,7 +133,8 @@ func TestLatencyScenarioDelivers(t *testing.T) {
 	for _, name := range contenders {
 		t.Run(name, func(t *testing.T) {
 			r := measureLatency(options{contender: name, goroutines: 4, rate: 400,
-				duration: 200 * time.Millisecond, warmup: 50 * time.Millisecond, size: 550, dir: t.TempDir()})
+				duration: 200 * time.Millisecond, warmup: 50 * time.Millisecond, size: 550, dir: t.TempDir(),
+				faults: threadUsageWorks})
 			require.Empty(t, r.Error)
 			require.Zero(t, r.Lost)
 			l := r.Latency
@@ -147,6 +148,12 @@ func TestLatencyScenarioDelivers(t *testing.T) {
 			require.LessOrEqual(t, l.P99Ns, l.P999Ns)
 			require.LessOrEqual(t, l.P999Ns, l.MaxNs)
 			require.Equal(t, float64(l.MaxNs)/1e3, l.Slowest[0].LatencyUs)
+			if threadUsageWorks {
+				require.NotNil(t, l.Usage)
+				require.LessOrEqual(t, l.Usage.FaultCalls+l.Usage.SwitchCalls, l.Timed)
+				top := l.Usage.Slowest1
+				require.LessOrEqual(t, top[0]+top[1]+top[2], l.Timed/100, "the calls above the p99: at most 1%")
+			}
 		})
 	}
 }
@@ -170,7 +177,7 @@ func TestPercentile(t *testing.T) {
 // TestLatencyRecordCountsOnlyTimedCalls: calls never made (a goroutine
 // that logged fewer than its room) are not counted as 0 µs.
 func TestLatencyRecordCountsOnlyTimedCalls(t *testing.T) {
-	rec := newLatencyRecord(2, 3)
+	rec := newLatencyRecord(2, 3, false)
 	rec.lat[0][0], rec.at[0][0] = 1000, 0
 	rec.lat[0][1], rec.at[0][1] = 3000, 10
 	rec.lat[1][0], rec.at[1][0] = 2000, 5
@@ -189,4 +196,36 @@ func TestPickContenders(t *testing.T) {
 	require.Equal(t, []string{contenderZapsls, contenderFile}, got)
 	_, err = pickContenders("zapsls,zap")
 	require.ErrorContains(t, err, `"zap"`)
+}
+
+// TestLatencyUsageSplitsTheSlowestCalls: with -faults, the calls slower
+// than the p99 and the p99.9 are split into faulted, switched out without
+// a fault, and neither; calls never made count in none.
+func TestLatencyUsageSplitsTheSlowestCalls(t *testing.T) {
+	rec := newLatencyRecord(1, 2000, true)
+	for i := 0; i < 1000; i++ {
+		rec.lat[0][i], rec.at[0][i], rec.faults[0][i], rec.switches[0][i] = int64(1000+i), int64(i), 0, 0
+	}
+	// The ten slowest: 999 below; four faulted (one switched out too),
+	// three switched out, three neither.
+	for i, kind := range []int{callFaulted, callSwitched, callNeither, callFaulted, callSwitched, callNeither, callFaulted, callSwitched, callNeither, callFaulted} {
+		rec.lat[0][990+i] = int64(10_000 + i)
+		switch kind {
+		case callFaulted:
+			rec.faults[0][990+i] = int32(1 + i%2)
+			rec.switches[0][990+i] = int32(i % 2)
+		case callSwitched:
+			rec.switches[0][990+i] = 1
+		}
+	}
+	s := summarizeLatency(rec, 1)
+	require.NotNil(t, s.Usage)
+	require.Equal(t, int64(1989), s.P99)
+	require.Equal(t, 4, s.Usage.FaultCalls)
+	require.Equal(t, 3, s.Usage.SwitchCalls)
+	require.Equal(t, [3]int{4, 3, 3}, s.Usage.Slowest1, "the ten calls above the p99")
+	require.Equal(t, [3]int{1, 0, 0}, s.Usage.Slowest01, "the one call above the p99.9: the last, faulted")
+	require.Equal(t, int64(1983), s.Usage.NeitherP99Ns, "of 993 calls with neither, the 984th fastest")
+
+	require.Nil(t, summarizeLatency(newLatencyRecord(1, 10, false), 1).Usage)
 }
