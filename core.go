@@ -100,16 +100,13 @@ func (c *core) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Check
 // that to its ErrorOutput. Routing fields among fields re-route this entry
 // alone. Callers must use Check first, as with every Core.
 func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	r := c.route
-	if d, ok := applyRouting(c.dest, fields); ok {
-		r = c.w.routeFor(d, c.route)
-	}
 	var err error
 	if c.native != nil {
 		final, frame := c.native.encode(ent, fields)
-		err = c.w.enqueue(frame, final.repairs, r)
+		err = c.w.enqueue(frame, final.repairs, c.routeOf(fields, final.skipped))
 		putEncoder(final)
 	} else {
+		r := c.routeOf(fields, true)
 		buf, encErr := c.enc.EncodeEntry(ent, fields)
 		if encErr != nil {
 			return encErr
@@ -123,6 +120,18 @@ func (c *core) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		}
 	}
 	return err
+}
+
+// routeOf returns the route of an entry with fields: the core's, unless
+// routing fields among them re-route it. skipped is false when the native
+// encoder saw no zapcore.SkipType field, and so no routing field.
+func (c *core) routeOf(fields []zapcore.Field, skipped bool) *route {
+	if skipped {
+		if d, ok := applyRouting(c.dest, fields); ok {
+			return c.w.routeFor(d, c.route)
+		}
+	}
+	return c.route
 }
 
 // Sync delivers everything written so far; see Writer.Sync.

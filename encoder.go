@@ -116,6 +116,9 @@ type encoder struct {
 	prefix []byte
 	// repairs counts keys renamed or cut and values cut or re-encoded.
 	repairs int
+	// skipped tells whether encode met a zapcore.SkipType field, which
+	// routing fields are (Core.Write looks for them only then).
+	skipped bool
 	// root collects the built-in fields with WithBuiltinRoot: JSON object
 	// members, each led by a comma.
 	root []byte
@@ -322,10 +325,14 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 	final.addMessage(c.MessageKey, ent.Message)
 	final.buf = append(final.buf, e.buf...)
 	final.prefix = append(final.prefix[:0], e.prefix...)
+	final.skipped = false
 	for i := range fields {
-		if f := &fields[i]; f.Type == zapcore.StringType {
+		switch f := &fields[i]; f.Type {
+		case zapcore.StringType:
 			final.AddString(f.Key, f.String) // what AddTo does, without its switch
-		} else {
+		case zapcore.SkipType:
+			final.skipped = true // nothing to add; maybe a routing field
+		default:
 			f.AddTo(final)
 		}
 	}
