@@ -115,7 +115,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for zap-file's log file")
 	flag.BoolVar(&o.serve, "serve", false, "serve slstest on loopback until stdin closes (used by -all and -scaling)")
 	flag.BoolVar(&o.all, "all", false, "run every contender in fresh processes and print a table")
-	flag.IntVar(&o.runs, "runs", 3, "with -all: runs of each contender; tables show medians")
+	flag.IntVar(&o.runs, "runs", 3, "with -all, -memory or -latency: runs of each contender; tables show medians")
 	flag.BoolVar(&o.scaling, "scaling", false, "run zapsls by entry size and goroutines and print a table")
 	flag.StringVar(&o.sizes, "sizes", "100,550,2048,8192", "with -scaling: entry sizes in bytes")
 	flag.StringVar(&o.gcounts, "goroutine-counts", "1,4,16,64", "with -scaling: goroutine counts")
