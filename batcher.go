@@ -32,25 +32,33 @@ type openBatch struct {
 	since time.Time // when its first entry was drained: its Linger runs from then
 }
 
-// steadyBatchBytes bounds a batch's framed Logs while the buffer holds no
-// backlog. Steady traffic then keeps a 128 KiB batch in memory, not
-// MaxBatchBytes' worth, while a backlog (a burst, a recovery) still fills
-// batches to MaxBatchBytes: fewer requests for the same entries. LZ4
-// matches reach back 64 KiB, so larger batches barely compress better.
-// At 2,000 entries/s of 550 bytes a Writer then posts about nine requests
-// a second, far below a shard's 500 writes/s (DESIGN.md, "Memory").
+// steadyBatchBytes and minSealInterval size batches to the traffic
+// (DESIGN.md, "Memory"). A batch is sealed once it holds steadyBatchBytes,
+// unless its route's previous batch was sealed less than minSealInterval
+// before: then it may grow to MaxBatchBytes (or until the interval has
+// passed). Light traffic so keeps a 128 KiB batch in memory, not
+// MaxBatchBytes' worth, and heavy traffic, a burst or a recovery, posts
+// batches of up to MaxBatchBytes at most about ten times a second per
+// route, not hundreds of small ones: a shard takes about 500 writes/s, and
+// every request costs the client CPU of its own. LZ4 matches reach back 64
+// KiB, so batches past 128 KiB barely compress better.
 //
 // Measured with the benchmarks' memory scenario (README.md, "Memory"):
 // with 512 KiB batches (the SDK producer's size) the anonymous memory the
 // process took over its start at 2,000 entries/s with four Writers was
 // 14.0 MiB, with 256 KiB 8.5 MiB, with 128 KiB 6.9 MiB (zap to four
-// files: 4.7 MiB).
-const steadyBatchBytes = 128 << 10
+// files: 4.7 MiB). At 2,000 entries/s of 550 bytes a Writer posts about
+// nine requests a second.
+const (
+	steadyBatchBytes = 128 << 10
+	minSealInterval  = 100 * time.Millisecond
+)
 
-// batchLimit is how many framed-Log bytes a batch to r may hold now: r's
-// bound with a backlog in the buffer, else at most steadyBatchBytes.
-func batchLimit(r *route, backlog bool) int {
-	if backlog {
+// batchLimit is how many framed-Log bytes a batch to r may hold at now:
+// r's bound (MaxBatchBytes) within minSealInterval of its last seal, else
+// at most steadyBatchBytes.
+func batchLimit(r *route, now time.Time) int {
+	if now.Sub(r.lastSeal) < minSealInterval {
 		return r.maxBody
 	}
 	return min(r.maxBody, steadyBatchBytes)
@@ -83,6 +91,7 @@ func (bt *batcher) run() {
 	defer linger.Stop()
 
 	seal := func(ob *openBatch) {
+		ob.route.lastSeal = time.Now()
 		b, raw := sealBatch(ob.route, ob.raw, ob.count, ob.first, bt.ids, bt.comp)
 		delete(open, ob.route)
 		openBytes -= len(ob.raw)
@@ -98,7 +107,6 @@ func (bt *batcher) run() {
 		// sealing below for it never cuts its entries into two batches (a
 		// Sync between the drain and a later read did, under load).
 		flushTo := bt.ledger.flushTo.Load()
-		backlog := bt.buf.Used() >= steadyBatchBytes
 		end := bt.buf.Drain(func(rec ring.Record) bool {
 			r := bt.routes.get(rec.Tag())
 			n := rec.Len()
@@ -107,7 +115,7 @@ func (bt *batcher) run() {
 			// entry would take it past MaxBatchBytes or MaxBatchCount.
 			// Below batchLimit an entry joins its neighbours even if it
 			// takes the batch past it: the batch is sealed then.
-			if ob != nil && (len(ob.raw) >= batchLimit(r, backlog) || len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
+			if ob != nil && (len(ob.raw) >= batchLimit(r, now) || len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
 				full = ob
 				return false
 			}
@@ -123,7 +131,7 @@ func (bt *batcher) run() {
 				open[r] = ob
 			}
 			start := len(ob.raw)
-			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r, backlog))
+			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r, now))
 			// An entry whose time SLS would refuse is stamped with now
 			// and keeps its time in a content (timewindow.go).
 			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
@@ -148,7 +156,7 @@ func (bt *batcher) run() {
 		// hold open batches, the largest while they hold more than two
 		// batches' worth.
 		for _, ob := range open {
-			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, backlog) {
+			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, now) {
 				seal(ob)
 			}
 		}
@@ -176,8 +184,15 @@ func (bt *batcher) run() {
 		if len(open) > 0 {
 			room, due := int(^uint(0)>>1), time.Time{}
 			for _, ob := range open {
-				room = min(room, max(batchLimit(ob.route, false)-len(ob.raw), 0)) // past it after a backlog: wake on the next entry
-				if t := ob.since.Add(bt.cfg.Linger); due.IsZero() || t.Before(due) {
+				r := ob.route
+				room = min(room, max(batchLimit(r, now)-len(ob.raw), 0))
+				t := ob.since.Add(bt.cfg.Linger)
+				if len(ob.raw) >= min(r.maxBody, steadyBatchBytes) {
+					// Held past steadyBatchBytes only until the
+					// interval since its route's last seal has passed.
+					t = earliest(t, r.lastSeal.Add(minSealInterval))
+				}
+				if due.IsZero() || t.Before(due) {
 					due = t
 				}
 			}
@@ -249,12 +264,20 @@ func largest(open map[*route]*openBatch) *openBatch {
 // five), up to what a batch of r may hold now (batchLimit) with room for
 // the entry that takes it past that, and the group's tail. A steady batch
 // so never doubles past its bound for one last entry.
-func growRaw(raw []byte, n int, r *route, backlog bool) []byte {
+func growRaw(raw []byte, n int, r *route, now time.Time) []byte {
 	if cap(raw)-len(raw) >= n {
 		return raw
 	}
-	limit := batchLimit(r, backlog)
+	limit := batchLimit(r, now)
 	limit += limit/8 + len(r.groupTail) + packIDTagMax
 	newCap := max(min(2*cap(raw), limit), len(raw)+n)
 	return append(make([]byte, 0, newCap), raw...)
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 
@@ -217,6 +218,10 @@ type route struct {
 	maxBody int
 
 	delivered, dropped, failed, spooled atomic.Uint64
+
+	// lastSeal is when the batcher last sealed a batch to this route
+	// (batchLimit); only the batcher goroutine touches it.
+	lastSeal time.Time
 
 	// Batches to a shard hash key are posted one at a time, in the order
 	// the batcher sealed them, so that one key's entries stay in order on

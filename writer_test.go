@@ -172,6 +172,43 @@ func TestWriterBatchLimits(t *testing.T) {
 		}
 		assert.GreaterOrEqual(t, len(srv.Requests()), 10)
 	})
+	// Batches are sized to the traffic (batchLimit): a batch is sealed at
+	// steadyBatchBytes when its route's last seal is minSealInterval old,
+	// and otherwise grows towards MaxBatchBytes.
+	t.Run("light traffic is sealed at the steady size", func(t *testing.T) {
+		srv := slstest.NewServer(slstest.Options{})
+		defer srv.Close()
+		w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Hour })
+		logger := newTestLogger(w)
+		value := strings.Repeat("l", 1000)
+		for chunk := 0; chunk < 3; chunk++ {
+			for i := 0; i < 140; i++ { // about 140 KiB
+				logger.Info("light", zap.Int("i", chunk*1000+i), zap.String("g", "l"), zap.String("v", value))
+			}
+			time.Sleep(3 * minSealInterval)
+		}
+		require.NoError(t, logger.Sync())
+		assert.Len(t, logIDs(t, srv), 420)
+		reqs := srv.Requests()
+		require.GreaterOrEqual(t, len(reqs), 3)
+		for _, r := range reqs {
+			assert.LessOrEqual(t, r.RawSize, steadyBatchBytes+8<<10)
+		}
+	})
+	t.Run("heavy traffic fills batches", func(t *testing.T) {
+		srv := slstest.NewServer(slstest.Options{})
+		defer srv.Close()
+		w, _ := newTestWriter(t, srv, func(c *Config) { c.Linger = time.Hour })
+		logger := newTestLogger(w)
+		value := strings.Repeat("h", 1300)
+		for i := 0; i < 2000; i++ { // about 2.6 MiB, written within milliseconds
+			logger.Info("heavy", zap.Int("i", i), zap.String("g", "h"), zap.String("v", value))
+		}
+		require.NoError(t, logger.Sync())
+		assert.Len(t, logIDs(t, srv), 2000)
+		// At steadyBatchBytes each, it would take 21 requests.
+		assert.Less(t, len(srv.Requests()), 10)
+	})
 	t.Run("entry larger than a batch", func(t *testing.T) {
 		srv := slstest.NewServer(slstest.Options{})
 		defer srv.Close()
