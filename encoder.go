@@ -350,7 +350,7 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 // member of the root object.
 func builtin[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
 	if e.conf.root == "" {
-		if !addPlain(e, key, val) {
+		if !addPlain(e, key, val, valid) {
 			addValue(e, key, val, valid)
 		}
 		return
@@ -593,19 +593,20 @@ func truncateUTF8(b []byte, n int) []byte {
 
 // AddString adds a string content; see addPlain.
 func (e *encoder) AddString(key, val string) {
-	if !addPlain(e, key, val) {
+	if !addPlain(e, key, val, utf8.ValidString) {
 		addValue(e, key, val, validString)
 	}
 }
 
 // addPlain adds key and val as they are, and reports true, when they need
-// no repair: a key SLS accepts as it is (see keyOK), outside any object or
-// namespace, and a value within the cap, both ASCII. It is the common case,
-// without addValue's indirect calls; when it reports false, nothing was
-// added and addValue must add them.
-func addPlain[S string | []byte](e *encoder, key string, val S) bool {
+// no repair: an ASCII key SLS accepts as it is (see keyOK), outside any
+// object or namespace, and a value within the cap that is ASCII or, by
+// valid, valid UTF-8 (text in most of the world's languages). It is the
+// common case, without addValue's key checks and repeated validation; when
+// it reports false, nothing was added and addValue must add them.
+func addPlain[S string | []byte](e *encoder, key string, val S, valid func(S) bool) bool {
 	if len(e.prefix) != 0 || len(key) == 0 || len(key) > MaxKeyBytes || key[0] == '_' ||
-		len(val) > e.conf.maxValue || !isASCII(key) || !isASCII(val) {
+		len(val) > e.conf.maxValue || !isASCII(key) || !isASCII(val) && !valid(val) {
 		return false
 	}
 	inner := 4 + len(key) + len(val)
@@ -628,7 +629,7 @@ func addPlain[S string | []byte](e *encoder, key string, val S) bool {
 
 // AddByteString adds a byte string content; see addPlain.
 func (e *encoder) AddByteString(key string, val []byte) {
-	if !addPlain(e, key, val) {
+	if !addPlain(e, key, val, utf8.Valid) {
 		addValue(e, key, val, validBytes)
 	}
 }

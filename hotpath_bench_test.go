@@ -21,7 +21,8 @@ import (
 // burst:
 //
 //   - encode: the native Encoder's encode of one entry (Core.Write's first
-//     step), without zap's Logger;
+//     step), without zap's Logger; encode-utf8 the same with values in
+//     Chinese (valid UTF-8, not ASCII);
 //   - window: the batcher's check of an entry's time against the window
 //     SLS accepts (appendTimeRepaired), paid once per entry by the
 //     batcher's thread;
@@ -49,6 +50,26 @@ func BenchmarkHotPath(b *testing.B) {
 			shape.Fields(i, fields)
 			ent.Time = time.Now()
 			final, _ := enc.encode(ent, fields)
+			putEncoder(final)
+		})
+	})
+
+	// The same entry in Chinese, as many SLS users log: values of valid,
+	// non-ASCII UTF-8 of about the same length.
+	b.Run("encode-utf8", func(b *testing.B) {
+		enc := NewEncoder(ec).(*encoder)
+		ent := zapcore.Entry{Level: zapcore.InfoLevel, Message: "订单已创建"}
+		utf8Fields := make([][]zapcore.Field, 16)
+		for v := range utf8Fields {
+			shape.Fields(v, fields)
+			for k := range fields {
+				fields[k].String = "用户下单成功，订单号" + strconv.Itoa(1_000_000+v*7919+k) + "，支付渠道支付宝"
+			}
+			utf8Fields[v] = append([]zapcore.Field(nil), fields...)
+		}
+		benchThreadCPU(b, func(i int) {
+			ent.Time = time.Now()
+			final, _ := enc.encode(ent, utf8Fields[i%len(utf8Fields)])
 			putEncoder(final)
 		})
 	})
