@@ -38,7 +38,7 @@ type openBatch struct {
 // before: then it may grow to MaxBatchBytes (or until the interval has
 // passed). Light traffic so keeps a 128 KiB batch in memory, not
 // MaxBatchBytes' worth, and heavy traffic, a burst or a recovery, posts
-// batches of up to MaxBatchBytes at most about ten times a second per
+// batches of up to MaxBatchBytes at most about twenty times a second per
 // route, not hundreds of small ones: a shard takes about 500 writes/s, and
 // every request costs the client CPU of its own. LZ4 matches reach back 64
 // KiB, so batches past 128 KiB barely compress better.
@@ -48,10 +48,12 @@ type openBatch struct {
 // process took over its start at 2,000 entries/s with four Writers was
 // 14.0 MiB, with 256 KiB 8.5 MiB, with 128 KiB 6.9 MiB (zap to four
 // files: 4.7 MiB). At 2,000 entries/s of 550 bytes a Writer posts about
-// nine requests a second.
+// nine requests a second. With a 100 ms interval, four Writers took 1.2
+// MiB more: a batch that starts with entries already waiting reaches 128
+// KiB early, and held on, it doubled its buffer.
 const (
 	steadyBatchBytes = 128 << 10
-	minSealInterval  = 100 * time.Millisecond
+	minSealInterval  = 50 * time.Millisecond
 )
 
 // batchLimit is how many framed-Log bytes a batch to r may hold at now:
@@ -131,7 +133,7 @@ func (bt *batcher) run() {
 				open[r] = ob
 			}
 			start := len(ob.raw)
-			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r, now))
+			ob.raw = rec.AppendTo(growRaw(ob.raw, n, r))
 			// An entry whose time SLS would refuse is stamped with now
 			// and keeps its time in a content (timewindow.go).
 			if fixed, ok := appendTimeRepaired(scratch[:0], ob.raw[start:], now); ok {
@@ -261,15 +263,20 @@ func largest(open map[*route]*openBatch) *openBatch {
 // growRaw returns raw with room for n more bytes, doubling its capacity
 // rather than letting append grow a large slice by a quarter at a time (a
 // batch growing to a megabyte then leaves two megabytes of garbage, not
-// five), up to what a batch of r may hold now (batchLimit) with room for
-// the entry that takes it past that, and the group's tail. A steady batch
-// so never doubles past its bound for one last entry.
-func growRaw(raw []byte, n int, r *route, now time.Time) []byte {
+// five), with room for the group's tail. Below steadyBatchBytes it grows
+// to that size and an eighth at most, room for the entry that takes it
+// past: a batch of light traffic then never doubles for its last entry,
+// even when it is held a little past that size (batchLimit). Past it, the
+// batch grows with the traffic, up to r's bound.
+func growRaw(raw []byte, n int, r *route) []byte {
 	if cap(raw)-len(raw) >= n {
 		return raw
 	}
-	limit := batchLimit(r, now)
-	limit += limit/8 + len(r.groupTail) + packIDTagMax
+	limit := r.maxBody
+	if steady := min(r.maxBody, steadyBatchBytes); len(raw) < steady {
+		limit = steady + steady/8
+	}
+	limit += len(r.groupTail) + packIDTagMax
 	newCap := max(min(2*cap(raw), limit), len(raw)+n)
 	return append(make([]byte, 0, newCap), raw...)
 }

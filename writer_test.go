@@ -185,7 +185,7 @@ func TestWriterBatchLimits(t *testing.T) {
 			for i := 0; i < 140; i++ { // about 140 KiB
 				logger.Info("light", zap.Int("i", chunk*1000+i), zap.String("g", "l"), zap.String("v", value))
 			}
-			time.Sleep(3 * minSealInterval)
+			time.Sleep(6 * minSealInterval)
 		}
 		require.NoError(t, logger.Sync())
 		assert.Len(t, logIDs(t, srv), 420)
