@@ -29,7 +29,7 @@ type openBatch struct {
 	raw   []byte
 	count int
 	first uint64    // buffer position of its first entry
-	since time.Time // when its first entry was drained: its Linger runs from then
+	since time.Time // its Linger runs from then: when its first entry was drained, or may have been written (run)
 }
 
 // steadyBatchBytes and minSealInterval size batches to the traffic
@@ -101,9 +101,20 @@ func (bt *batcher) run() {
 		bt.ledger.add(b)
 		bt.work <- b
 	}
+	var lastPass time.Time // when the previous pass drained the buffer
 	for {
 		var full *openBatch
 		now := time.Now()
+		// since for a batch this pass opens. The batcher slept on an empty
+		// buffer when nothing was open, and the first entry woke it; but
+		// while a batch was open it slept until that batch was due or
+		// drainBytes came, and an entry to another route may have waited
+		// in the buffer since the previous pass: its Linger runs from then.
+		since := now
+		if len(open) > 0 {
+			since = lastPass
+		}
+		lastPass = now
 		// Read before draining: every entry before flushTo was committed
 		// before the Sync that set it, so this drain takes them all, and
 		// sealing below for it never cuts its entries into two batches (a
@@ -122,7 +133,7 @@ func (bt *batcher) run() {
 				return false
 			}
 			if ob == nil {
-				ob = &openBatch{route: r, first: rec.Pos(), since: now}
+				ob = &openBatch{route: r, first: rec.Pos(), since: since}
 				if k := len(free); k > 0 {
 					ob.raw, free = free[k-1], free[:k-1]
 				} else {
