@@ -164,12 +164,12 @@ func (bt *batcher) run() {
 		if full != nil {
 			seal(full)
 		}
-		// Seal what is due: lingered long enough, reached its size,
-		// asked for by a Sync, or the final pass; and, should many routes
-		// hold open batches, the largest while they hold more than two
-		// batches' worth.
+		// Seal what is due: lingered long enough, reached its size or
+		// MaxBatchCount, asked for by a Sync, or the final pass; and,
+		// should many routes hold open batches, the largest while they
+		// hold more than two batches' worth.
 		for _, ob := range open {
-			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, now) {
+			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, now) || ob.count == bt.cfg.MaxBatchCount {
 				seal(ob)
 			}
 		}

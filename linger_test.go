@@ -41,3 +41,16 @@ func TestLingerBoundsEveryRoute(t *testing.T) {
 		"an entry to b waited more than Linger after it was written")
 	require.Less(t, time.Since(written), linger+linger/2)
 }
+
+// A batch that holds MaxBatchCount entries can take no more: it is sealed
+// at once, not kept open until another entry or its Linger comes.
+func TestLingerFullBatchIsNotHeld(t *testing.T) {
+	srv := slstest.NewServer(slstest.Options{})
+	defer srv.Close()
+	w, _ := newTestWriter(t, srv, func(c *Config) { c.MaxBatchCount = 2; c.Linger = time.Hour })
+	logger := newTestLogger(w)
+	logger.Info("one", zap.String("g", "c"), zap.Int("i", 0))
+	logger.Info("two", zap.String("g", "c"), zap.Int("i", 1))
+	require.Eventually(t, func() bool { return srv.LogCount() == 2 }, 10*time.Second, 10*time.Millisecond,
+		"a batch of MaxBatchCount entries waited for its Linger (an hour)")
+}
