@@ -38,8 +38,9 @@ type openBatch struct {
 // before: then it may grow to MaxBatchBytes (or until the interval has
 // passed). Light traffic so keeps a 128 KiB batch in memory, not
 // MaxBatchBytes' worth, and heavy traffic, a burst or a recovery, posts
-// batches of up to MaxBatchBytes at most about twenty times a second per
-// route, not hundreds of small ones: a shard takes about 500 writes/s, and
+// batches of up to MaxBatchBytes, one short of it at most about twenty
+// times a second per route (full ones as fast as the traffic fills them),
+// not hundreds of small ones: a shard takes about 500 writes/s, and
 // every request costs the client CPU of its own. LZ4 matches reach back 64
 // KiB, so batches past 128 KiB barely compress better.
 //
