@@ -331,8 +331,6 @@ func TestBenchServerProcess(t *testing.T) {
 	fmt.Printf("\ndone %d %d\n", logs, cpuTime()-cpu0)
 }
 
-// benchSLSConfig is a Writer's Config for e with every tunable at its
-// default, and background errors counted instead of printed.
 // newBenchChildWriter returns a Writer with its defaults (benchSLSConfig)
 // shipping to an slstest server in a child process; benchCloseWriter
 // closes both.
@@ -347,6 +345,8 @@ func newBenchChildWriter(b *testing.B) (*Writer, *benchEndpoint, *atomic.Int64) 
 	return w, e, errs
 }
 
+// benchSLSConfig is a Writer's Config for e with every tunable at its
+// default, and background errors counted instead of printed.
 func benchSLSConfig(e *benchEndpoint, errs *atomic.Int64) Config {
 	return Config{
 		Endpoint:        e.endpoint,
