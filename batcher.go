@@ -45,13 +45,14 @@ type openBatch struct {
 // KiB, so batches past 128 KiB barely compress better.
 //
 // Measured with the benchmarks' memory scenario (README.md, "Memory"):
-// with 512 KiB batches (the SDK producer's size) the anonymous memory the
-// process took over its start at 2,000 entries/s with four Writers was
-// 14.0 MiB, with 256 KiB 8.5 MiB, with 128 KiB 6.9 MiB (zap to four
-// files: 4.7 MiB). At 2,000 entries/s of 550 bytes a Writer posts about
-// nine requests a second. With a 100 ms interval, four Writers took 1.2
-// MiB more: a batch that starts with entries already waiting reaches 128
-// KiB early, and held on, it doubled its buffer.
+// at 2,000 entries/s with four Writers, the process's anonymous memory
+// over its start at the end of the 10 s (RssAnon) was 14.0 MiB with 512
+// KiB batches (the SDK producer's size), 8.5 MiB with 256 KiB and 6.9 MiB
+// with 128 KiB (zap to four files: 4.7 MiB); README.md gives the peaks.
+// At 2,000 entries/s of 550 bytes a Writer posts about nine requests a
+// second. With a 100 ms interval, four Writers took 1.2 MiB more: a batch
+// that starts with entries already waiting reaches 128 KiB early, and
+// held on, it doubled its buffer.
 const (
 	steadyBatchBytes = 128 << 10
 	minSealInterval  = 50 * time.Millisecond
