@@ -159,9 +159,12 @@ type Config struct {
 	BlockTimeout time.Duration `json:"blockTimeout" yaml:"blockTimeout"`
 
 	// MaxBatchBytes bounds a request's uncompressed body: default 3 MiB,
-	// at most 10 MiB. MaxBatchCount bounds its logs: default and maximum
-	// 4096. Linger is how long the first entry of a batch waits for others
-	// (default 1s); Sync and Close never wait for it.
+	// at most 10 MiB. Batches reach it only under heavy traffic: a batch
+	// is sent at 128 KiB unless its destination's previous batch left
+	// less than 50 ms before (DESIGN.md, "Memory"). MaxBatchCount bounds
+	// its logs: default and maximum 4096. Linger is how long the first
+	// entry of a batch waits for others (default 1s); Sync and Close never
+	// wait for it.
 	MaxBatchBytes int           `json:"maxBatchBytes" yaml:"maxBatchBytes"`
 	MaxBatchCount int           `json:"maxBatchCount" yaml:"maxBatchCount"`
 	Linger        time.Duration `json:"linger" yaml:"linger"`
