@@ -301,25 +301,25 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 				c.EncodeCaller(ent.Caller, &final.text)
 			}
 			if len(final.text.buf) == 0 {
-				builtin(final, c.CallerKey, ent.Caller.String(), validString)
+				builtin(final, c.CallerKey, ent.Caller.String(), utf8.ValidString)
 			} else {
 				final.builtinEncoded(c.CallerKey, "")
 			}
 		}
 		if c.FunctionKey != "" {
-			builtin(final, c.FunctionKey, ent.Caller.Function, validString)
+			builtin(final, c.FunctionKey, ent.Caller.Function, utf8.ValidString)
 		}
 		if fs.FileKey != "" {
-			builtin(final, fs.FileKey, ent.Caller.File, validString)
+			builtin(final, fs.FileKey, ent.Caller.File, utf8.ValidString)
 		}
 		if fs.LineKey != "" {
 			final.builtinInt(fs.LineKey, int64(ent.Caller.Line))
 		}
 		if fs.FileNameKey != "" {
-			builtin(final, fs.FileNameKey, fileBase(ent.Caller.File), validString)
+			builtin(final, fs.FileNameKey, fileBase(ent.Caller.File), utf8.ValidString)
 		}
 		if fs.ModuleKey != "" && ent.Caller.Function != "" {
-			builtin(final, fs.ModuleKey, packagePath(ent.Caller.Function), validString)
+			builtin(final, fs.ModuleKey, packagePath(ent.Caller.Function), utf8.ValidString)
 		}
 	}
 	final.addMessage(c.MessageKey, ent.Message)
@@ -338,7 +338,7 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 	}
 	final.prefix = final.prefix[:0]
 	if ent.Stack != "" && c.StacktraceKey != "" {
-		builtin(final, c.StacktraceKey, ent.Stack, validString)
+		builtin(final, c.StacktraceKey, ent.Stack, utf8.ValidString)
 	}
 	if e.conf.root != "" {
 		final.addRoot()
@@ -347,15 +347,13 @@ func (e *encoder) encode(ent zapcore.Entry, fields []zapcore.Field) (final *enco
 }
 
 // builtin adds a built-in field: as a content, or with WithBuiltinRoot as a
-// member of the root object.
+// member of the root object. valid is as addValue's.
 func builtin[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
 	if e.conf.root == "" {
-		if !addPlain(e, key, val, valid) {
-			addValue(e, key, val, valid)
-		}
+		addValue(e, key, val, valid)
 		return
 	}
-	if !valid(val) {
+	if !isASCII(val) && !valid(val) {
 		e.repairs++ // appendRootMember writes each invalid byte as \ufffd
 	}
 	e.root = appendRootMember(e.root, key, val)
@@ -395,10 +393,10 @@ func (e *encoder) builtinEncoded(key, fallback string) {
 	}
 	e.scratch = e.text.buf
 	if len(e.scratch) == 0 {
-		builtin(e, key, fallback, validString)
+		builtin(e, key, fallback, utf8.ValidString)
 		return
 	}
-	builtin(e, key, e.scratch, validBytes)
+	builtin(e, key, e.scratch, utf8.Valid)
 }
 
 func (e *encoder) builtinInt(key string, v int64) {
@@ -437,13 +435,18 @@ func (e *encoder) addEncoded(key, fallback string) {
 }
 
 // addValue appends one Content. It repairs the key and the value where SLS
-// would refuse them.
+// would refuse them; the common case, which needs no repair, takes
+// addPlain. valid checks a value that is not ASCII (ASCII is valid UTF-8):
+// utf8.ValidString or utf8.Valid, or alwaysValid for text the encoder made.
 func addValue[S string | []byte](e *encoder, key string, val S, valid func(S) bool) {
+	if addPlain(e, key, val, valid) {
+		return
+	}
 	keyPart := e.prefix
 	if !e.keyOK(key) {
 		keyPart, key = e.repairKey(key), ""
 	}
-	if len(val) > e.conf.maxValue || !valid(val) {
+	if len(val) > e.conf.maxValue || !isASCII(val) && !valid(val) {
 		e.addRepaired(keyPart, key, string(val))
 		return
 	}
@@ -591,19 +594,14 @@ func truncateUTF8(b []byte, n int) []byte {
 	return b[:n]
 }
 
-// AddString adds a string content; see addPlain.
-func (e *encoder) AddString(key, val string) {
-	if !addPlain(e, key, val, utf8.ValidString) {
-		addValue(e, key, val, validString)
-	}
-}
+func (e *encoder) AddString(key, val string) { addValue(e, key, val, utf8.ValidString) }
 
 // addPlain adds key and val as they are, and reports true, when they need
 // no repair: an ASCII key SLS accepts as it is (see keyOK), outside any
 // object or namespace, and a value within the cap that is ASCII or, by
-// valid, valid UTF-8 (text in most of the world's languages). It is the
-// common case, without addValue's key checks and repeated validation; when
-// it reports false, nothing was added and addValue must add them.
+// valid, valid UTF-8 (text in most of the world's languages). It is
+// addValue's common case, without its key checks; when it reports false,
+// nothing was added.
 func addPlain[S string | []byte](e *encoder, key string, val S, valid func(S) bool) bool {
 	if len(e.prefix) != 0 || len(key) == 0 || len(key) > MaxKeyBytes || key[0] == '_' ||
 		len(val) > e.conf.maxValue || !isASCII(key) || !isASCII(val) && !valid(val) {
@@ -627,12 +625,7 @@ func addPlain[S string | []byte](e *encoder, key string, val S, valid func(S) bo
 	return true
 }
 
-// AddByteString adds a byte string content; see addPlain.
-func (e *encoder) AddByteString(key string, val []byte) {
-	if !addPlain(e, key, val, utf8.Valid) {
-		addValue(e, key, val, validBytes)
-	}
-}
+func (e *encoder) AddByteString(key string, val []byte) { addValue(e, key, val, utf8.Valid) }
 
 func alwaysValid([]byte) bool { return true }
 
@@ -741,7 +734,7 @@ func (e *encoder) AddReflected(key string, obj interface{}) error {
 	if err != nil {
 		return err
 	}
-	addValue(e, key, b, validBytes)
+	addValue(e, key, b, utf8.Valid)
 	return nil
 }
 

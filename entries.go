@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/multierr"
 	"go.uber.org/zap/zapcore"
@@ -221,11 +222,11 @@ func (r *lineReader) member(e *encoder, key, val string) {
 		return
 	}
 	if stored, ok := r.builtin[key]; ok {
-		builtin(e, stored, val, validString)
+		builtin(e, stored, val, utf8.ValidString)
 		r.derive(e, key, val)
 		return
 	}
-	addValue(e, key, val, validString)
+	addValue(e, key, val, utf8.ValidString)
 }
 
 // derive adds the FieldSet fields that the built-in part key=val gives
@@ -242,11 +243,11 @@ func (r *lineReader) derive(e *encoder, key, val string) {
 			if i := strings.LastIndexByte(val, ':'); i > 0 {
 				val = val[:i]
 			}
-			builtin(e, fs.FileNameKey, fileBase(val), validString)
+			builtin(e, fs.FileNameKey, fileBase(val), utf8.ValidString)
 		}
 	case r.functionKey:
 		if fs.ModuleKey != "" && val != "" {
-			builtin(e, fs.ModuleKey, packagePath(val), validString)
+			builtin(e, fs.ModuleKey, packagePath(val), utf8.ValidString)
 		}
 	}
 }
@@ -438,11 +439,11 @@ func (r *lineReader) textToLog(text []byte, fn func(frame []byte, repairs int)) 
 	e.begin(t)
 	if i < len(fields) && r.levelKey != "" {
 		if l, ok := consoleLevel(fields[i]); ok {
-			builtin(e, r.conf.LevelKey, l.String(), validString)
+			builtin(e, r.conf.LevelKey, l.String(), utf8.ValidString)
 			r.derive(e, r.levelKey, l.String())
 		}
 	}
-	builtin(e, r.contentKey, text, validBytes)
+	builtin(e, r.contentKey, text, utf8.Valid)
 	r.finish(e, t, fn)
 }
 func clip(b []byte) string {

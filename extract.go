@@ -105,7 +105,7 @@ func (e *encoder) addMessage(key, msg string) {
 		return
 	}
 	if key != "" {
-		builtin(e, key, msg, validString)
+		builtin(e, key, msg, utf8.ValidString)
 	}
 }
 
@@ -184,7 +184,7 @@ func (e *encoder) extractKV(x *Extract, msg string) int {
 				pos = v + 1
 				continue
 			}
-			addExtracted(e, x, msg[k:keyEnd], msg[v+1:v+1+end], validString)
+			addExtracted(e, x, msg[k:keyEnd], msg[v+1:v+1+end], utf8.ValidString)
 			n++
 			pos = v + 1 + end + 1
 			continue
@@ -197,7 +197,7 @@ func (e *encoder) extractKV(x *Extract, msg string) int {
 			pos = next
 			continue
 		}
-		addExtracted(e, x, msg[k:keyEnd], msg[v:end], validString)
+		addExtracted(e, x, msg[k:keyEnd], msg[v:end], utf8.ValidString)
 		n++
 		pos = end
 	}
@@ -243,9 +243,9 @@ func (e *encoder) extractJSON(x *Extract, msg string) (n int, ok bool) {
 		e.prefix = append(e.prefix, x.Suffix...)
 		if raw[0] == '"' {
 			e.scratch = appendJSONUnquoted(e.scratch[:0], raw[1:len(raw)-1])
-			addValue(e, "", e.scratch, validBytes)
+			addValue(e, "", e.scratch, utf8.Valid)
 		} else {
-			addValue(e, "", raw, validString)
+			addValue(e, "", raw, utf8.ValidString)
 		}
 		e.prefix = e.prefix[:0]
 		n++
