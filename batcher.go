@@ -68,6 +68,12 @@ func batchLimit(r *route, now time.Time) int {
 	return min(r.maxBody, steadyBatchBytes)
 }
 
+// atLimit reports whether ob may take no more entries now: it holds what a
+// batch to its route may hold at now (batchLimit), or maxCount entries.
+func (ob *openBatch) atLimit(now time.Time, maxCount int) bool {
+	return len(ob.raw) >= batchLimit(ob.route, now) || ob.count == maxCount
+}
+
 // drainBytes is the most the buffer holds for an open batch before the
 // batcher drains it: half a buffer segment, so that steady traffic keeps
 // about two segments. Waiting for a whole batch's worth kept each entry
@@ -126,11 +132,11 @@ func (bt *batcher) run() {
 			r := bt.routes.get(rec.Tag())
 			n := rec.Len()
 			ob := open[r]
-			// Full: it reached its size for now (batchLimit), or the
-			// entry would take it past MaxBatchBytes or MaxBatchCount.
-			// Below batchLimit an entry joins its neighbours even if it
-			// takes the batch past it: the batch is sealed then.
-			if ob != nil && (len(ob.raw) >= batchLimit(r, now) || len(ob.raw)+n > r.maxBody || ob.count == bt.cfg.MaxBatchCount) {
+			// Full: it is at its limits, or the entry would take it past
+			// MaxBatchBytes. Below batchLimit an entry joins its
+			// neighbours even if it takes the batch past it: the batch is
+			// sealed then.
+			if ob != nil && (ob.atLimit(now, bt.cfg.MaxBatchCount) || len(ob.raw)+n > r.maxBody) {
 				full = ob
 				return false
 			}
@@ -171,7 +177,7 @@ func (bt *batcher) run() {
 		// should many routes hold open batches, the largest while they
 		// hold more than two batches' worth.
 		for _, ob := range open {
-			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || len(ob.raw) >= batchLimit(ob.route, now) || ob.count == bt.cfg.MaxBatchCount {
+			if stopping || ob.first < flushTo || now.Sub(ob.since) >= bt.cfg.Linger || ob.atLimit(now, bt.cfg.MaxBatchCount) {
 				seal(ob)
 			}
 		}
@@ -197,7 +203,9 @@ func (bt *batcher) run() {
 		// to fill the fullest open batch, a Linger, a Sync or Close.
 		threshold := uint64(0)
 		if len(open) > 0 {
-			room, due := int(^uint(0)>>1), time.Time{}
+			// No batch is due later than a Linger from now: each
+			// opened at this pass or before.
+			room, due := int(^uint(0)>>1), now.Add(bt.cfg.Linger)
 			for _, ob := range open {
 				r := ob.route
 				room = min(room, max(batchLimit(r, now)-len(ob.raw), 0))
@@ -207,9 +215,7 @@ func (bt *batcher) run() {
 					// interval since its route's last seal has passed.
 					t = earliest(t, r.lastSeal.Add(minSealInterval))
 				}
-				if due.IsZero() || t.Before(due) {
-					due = t
-				}
+				due = earliest(due, t)
 			}
 			// Drain at least every drainBytes, however much room the
 			// batch has: entries then wait in the batch, not in the
