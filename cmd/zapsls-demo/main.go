@@ -154,7 +154,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "Logging %d entries from %d goroutines...\n", *n, *goroutines)
 	var logged atomic.Int64
 	terminal := isTerminal(stdout)
-	stdout = &lockedWriter{w: stdout} // the progress goroutine prints too
+	stdout = zapcore.Lock(zapcore.AddSync(stdout)) // the progress goroutine prints too
 	stopProgress := showProgress(stdout, terminal, &logged, writer)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -243,18 +243,6 @@ func showProgress(w io.Writer, terminal bool, logged *atomic.Int64, writer *zaps
 		wg.Wait()
 		fmt.Fprintln(w, line())
 	}
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // isTerminal reports whether w is a terminal (a character device).

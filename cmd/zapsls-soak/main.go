@@ -238,7 +238,7 @@ func run(args []string, stdout io.Writer) int {
 		}
 		return 2
 	}
-	out := &syncWriter{w: stdout}
+	out := zapcore.Lock(zapcore.AddSync(stdout)) // status lines and the summary, from several goroutines
 	goroutinesBefore := runtime.NumGoroutine()
 	ring := ringSize(o.bufferBytes)
 	heapBound := ring + uint64(o.heapSlackMiB)<<20
@@ -543,15 +543,3 @@ func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 type writeFunc func([]byte) (int, error)
 
 func (f writeFunc) Write(p []byte) (int, error) { return f(p) }
-
-// syncWriter serializes the status lines and the summary.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
