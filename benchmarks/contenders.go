@@ -107,18 +107,6 @@ func (t *target) waitCount(n int, timeout time.Duration) error {
 	}
 }
 
-func newContender(name string, t *target, bufferBytes int, dir string) (*contender, error) {
-	switch name {
-	case contenderZapsls:
-		return newZapsls(t, bufferBytes, logstore)
-	case contenderSDK:
-		return newSDKProducer(t, []string{logstore})
-	case contenderFile:
-		return newZapFile(dir)
-	}
-	return nil, fmt.Errorf("unknown contender %q (want %v)", name, contenders)
-}
-
 // newZapsls: zapsls.NewCore and a Writer with its defaults, shipping to
 // logstore ls.
 func newZapsls(t *target, bufferBytes int, ls string) (*contender, error) {

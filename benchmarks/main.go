@@ -323,7 +323,7 @@ func setUp(o options, r *result) (wl *benchkit.Workload, t *target, c *contender
 	r.EntryBytes = wl.Bytes
 	t, stop = contenderTarget(o, r)
 	r.BaseRSS = currentRSS()
-	if c, err = newContender(o.contender, t, o.buffer, o.dir); err != nil {
+	if c, err = newContenders(o.contender, t, o.buffer, o.dir, 1); err != nil {
 		return nil, nil, nil, stop, err
 	}
 	r.BufferBytes = c.bufferBytes

@@ -156,7 +156,8 @@ func (m *peakMeter) stop() {
 
 // newContenders sets up writers destinations of one contender: zapsls,
 // one Writer per logstore; the SDK producer, one producer for all; the
-// file, one file each. Every entry goes to each, through a Tee.
+// file, one file each. Every entry goes to each, through a Tee. With one,
+// it is the contender itself, shipping to logstore.
 func newContenders(name string, t *target, bufferBytes int, dir string, writers int) (*contender, error) {
 	logstores := make([]string, writers)
 	for i := range logstores {
